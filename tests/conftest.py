@@ -1,0 +1,54 @@
+"""Shared fixtures: the PyTorch reference (test oracle only), its checkpoints, images."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REFERENCE_SEED = 1234
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    import os
+
+    # Quiet TensorFlow's C++ start-up chatter in test logs.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def make_reference(timesteps: int, flags: tuple[int, int, int, int] = (1, 1, 1, 1), n_feats: int = 8):
+    """The authors' RNNet_all_fbr, initialised from a fixed seed."""
+    import torch
+    from torch_reference import RNNetAllFbr
+
+    torch.manual_seed(REFERENCE_SEED + timesteps)
+    return RNNetAllFbr(n_feats, 5, timesteps, *flags).eval()
+
+
+@pytest.fixture(scope="session")
+def reference_checkpoints(tmp_path_factory: pytest.TempPathFactory) -> dict[int, Path]:
+    """One ``torch.save``d state_dict per number of time steps (1, 2, 4).
+
+    The authors' model builds every projection whatever its flags, so one
+    checkpoint serves all 16 flag combinations of a given number of steps.
+    """
+    import torch
+
+    folder = tmp_path_factory.mktemp("checkpoints")
+    paths = {}
+    for timesteps in (1, 2, 4):
+        path = folder / f"reference_t{timesteps}.pth"
+        torch.save(make_reference(timesteps).state_dict(), path)
+        paths[timesteps] = path
+    return paths
+
+
+@pytest.fixture(scope="session")
+def images() -> np.ndarray:
+    """Three reproducible channels-last images in [0, 1], with exact 0s and 1s too."""
+    rng = np.random.default_rng(7)
+    batch = rng.random((3, 100, 100, 1)).astype("float32")
+    batch[0, :10] = 0.0
+    batch[1, :10] = 1.0
+    return batch

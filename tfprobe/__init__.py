@@ -1,0 +1,27 @@
+"""tfprobe: probe vision networks in TensorFlow 2 / Keras 3 the way neuroscience labs do."""
+
+from tfprobe._runtime import configure_tensorflow_runtime
+
+configure_tensorflow_runtime()
+
+from tfprobe.errors import (  # noqa: E402  (the runtime is configured before TensorFlow loads)
+    CheckpointError,
+    CheckpointMismatchError,
+    ImageInputError,
+    UnsafeCheckpointError,
+)
+from tfprobe.export import export_saved_model  # noqa: E402
+from tfprobe.models import GainModulatedRNN, RNNOutputs  # noqa: E402
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "CheckpointError",
+    "CheckpointMismatchError",
+    "GainModulatedRNN",
+    "ImageInputError",
+    "RNNOutputs",
+    "UnsafeCheckpointError",
+    "__version__",
+    "export_saved_model",
+]
