@@ -2,7 +2,7 @@
 
 The authors' model (``RNNet_all_fbr``) always creates every projection, for
 both modulation kinds, whatever its flags; a checkpoint therefore has the same
-48 keys for every flag combination, and the flags it was trained with are
+44 keys for every flag combination, and the flags it was trained with are
 known only from its file name (``rnn_bglt_0111_t_4_num_1.pth``).  Every key
 and shape is checked; the weights of switched-off projections are checked and
 then left out, since the TF model does not build them.

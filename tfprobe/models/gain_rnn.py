@@ -64,6 +64,16 @@ def _as_positive_int(name: str, value: Any) -> int:
     return int(value)
 
 
+def _replicas_on_several_cpus() -> bool:
+    """True under a distribution strategy whose replicas are (logical) CPU devices:
+    XLA cannot compile a step whose variables live on several CPU devices."""
+    strategy = tf.distribute.get_strategy()
+    if strategy.num_replicas_in_sync < 2:
+        return False
+    devices = getattr(strategy.extended, "worker_devices", ())
+    return any("CPU" in device.upper() for device in devices)
+
+
 @keras.saving.register_keras_serializable(package="tfprobe")
 class GainModulatedRNN(keras.Model):
     """Recurrent convolutional network with bias/gain modulation (Thorat et al. 2021).
@@ -143,6 +153,10 @@ class GainModulatedRNN(keras.Model):
         for projection in self.recurrent_projections:
             for kind in self.flags.kinds:
                 setattr(self, projection.layer_name(kind), self._make_projection_layer(projection, kind))
+        # The input shape is fixed, so the weights can exist from the start (and
+        # are created in the current distribution strategy's scope, never inside
+        # a compiled function).
+        self.build()
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -262,9 +276,10 @@ class GainModulatedRNN(keras.Model):
     def compile(self, *args: Any, jit_compile: bool | str = "auto", **kwargs: Any) -> None:
         """:meth:`keras.Model.compile`, with ``jit_compile="auto"`` meaning this
         model's own ``jit_compile`` setting (Keras' "auto" turns XLA off on
-        CPU-only machines, where it makes this network's training ~1.5x faster)."""
+        CPU-only machines, where it makes this network's training ~1.5x faster),
+        except for replicas on several CPU devices, which XLA cannot span."""
         if jit_compile == "auto":
-            jit_compile = self.unroll_jit_compile
+            jit_compile = self.unroll_jit_compile and not _replicas_on_several_cpus()
         super().compile(*args, jit_compile=jit_compile, **kwargs)
 
     def _compiled_unroll(self, collect: bool) -> Any:

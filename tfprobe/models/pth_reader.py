@@ -32,6 +32,8 @@ from tfprobe.errors import CheckpointError, UnsafeCheckpointError
 
 __all__ = ["read_torch_pickle", "read_torch_state_dict"]
 
+#: Tensors larger than their storage (stride-0 views) are rebuilt up to this size.
+_MAX_EXPANDED_ELEMENTS = 2**28
 _LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
 _LEGACY_PROTOCOL = 1001
 
@@ -49,12 +51,37 @@ _STORAGE_DTYPES: dict[str, np.dtype] = {
 }
 
 
-@dataclass(frozen=True)
+class _RefusedBuild(Exception):
+    """A pickle tried to set the state of one of the stand-ins (BUILD opcode)."""
+
+
+def _refuse_state(self: Any, state: Any) -> None:
+    # pickle's BUILD would otherwise write into the stand-in, which is shared by
+    # every later read in the process.
+    raise _RefusedBuild(type(self).__name__)
+
+
+@dataclass(frozen=True, slots=True)
 class _StorageType:
     """Stand-in for ``torch.FloatStorage`` and friends: only carries a dtype."""
 
     name: str
     dtype: np.dtype
+
+    __setstate__ = _refuse_state
+
+
+@dataclass(frozen=True, slots=True)
+class _Rebuilder:
+    """Stand-in for an allowed function (``_rebuild_tensor_v2``...); immutable."""
+
+    name: str
+    function: Callable[..., Any]
+
+    def __call__(self, *args: Any) -> Any:
+        return self.function(*args)
+
+    __setstate__ = _refuse_state
 
 
 @dataclass
@@ -87,20 +114,29 @@ class _TensorRecord:
     size: tuple[int, ...]
     stride: tuple[int, ...]
 
-    def materialize(self) -> np.ndarray:
+    def materialize(self, source: str) -> np.ndarray:
         storage = self.storage.array()
         if storage is None:
-            raise CheckpointError(f"storage {self.storage.key!r} is referenced but its data is missing")
+            raise CheckpointError(f"{source}: storage {self.storage.key!r} is referenced but its data is missing")
         if any(s < 0 for s in self.size) or any(s < 0 for s in self.stride) or self.offset < 0:
-            raise CheckpointError(f"tensor with negative size/stride/offset: {self.size}, {self.stride}, {self.offset}")
+            raise CheckpointError(
+                f"{source}: tensor with negative size/stride/offset: {self.size}, {self.stride}, {self.offset}"
+            )
         if 0 in self.size:
             return np.zeros(self.size, dtype=storage.dtype)
+        numel = int(np.prod(self.size, dtype=object))
+        if numel > max(storage.size, _MAX_EXPANDED_ELEMENTS):
+            # Stride-0 views can make a tiny file describe an enormous tensor.
+            raise CheckpointError(
+                f"{source}: tensor of size {self.size} would hold {numel} elements built from storage "
+                f"{self.storage.key!r} of {storage.size}: refusing to expand it (corrupt or crafted file)"
+            )
         last = self.offset + sum((n - 1) * s for n, s in zip(self.size, self.stride, strict=False))
         if last >= storage.size:
             # Checked before as_strided, which would otherwise read past the buffer.
             raise CheckpointError(
-                f"tensor of size {self.size} and stride {self.stride} at offset {self.offset} reaches element "
-                f"{last} of storage {self.storage.key!r}, which holds {storage.size}: the file is corrupt"
+                f"{source}: tensor of size {self.size} and stride {self.stride} at offset {self.offset} reaches "
+                f"element {last} of storage {self.storage.key!r}, which holds {storage.size}: the file is corrupt"
             )
         item = storage.dtype.itemsize
         view = np.lib.stride_tricks.as_strided(
@@ -124,10 +160,10 @@ def _ordered_dict(*args: Any) -> collections.OrderedDict:
 
 
 _ALLOWED: dict[tuple[str, str], Any] = {
-    ("collections", "OrderedDict"): _ordered_dict,
-    ("torch._utils", "_rebuild_tensor"): _rebuild_tensor,
-    ("torch._utils", "_rebuild_tensor_v2"): _rebuild_tensor,
-    ("torch._utils", "_rebuild_parameter"): _rebuild_parameter,
+    ("collections", "OrderedDict"): _Rebuilder("OrderedDict", _ordered_dict),
+    ("torch._utils", "_rebuild_tensor"): _Rebuilder("_rebuild_tensor", _rebuild_tensor),
+    ("torch._utils", "_rebuild_tensor_v2"): _Rebuilder("_rebuild_tensor_v2", _rebuild_tensor),
+    ("torch._utils", "_rebuild_parameter"): _Rebuilder("_rebuild_parameter", _rebuild_parameter),
     **{("torch", name): _StorageType(name, dtype) for name, dtype in _STORAGE_DTYPES.items()},
 }
 
@@ -178,21 +214,38 @@ def _unpickle(stream: BinaryIO, source: str, persistent: Callable[[Any], Any] | 
         return _RestrictedUnpickler(stream, source, persistent).load()
     except CheckpointError:
         raise
-    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError, KeyError) as exc:
+    except _RefusedBuild as exc:
+        raise UnsafeCheckpointError(
+            f"{source}: refused to load: its pickle tries to set the state of {exc} (pickle BUILD), which a "
+            "PyTorch state_dict never does; nothing from the file was executed"
+        ) from None
+    except (
+        pickle.UnpicklingError,
+        EOFError,
+        ValueError,
+        TypeError,
+        AttributeError,
+        IndexError,
+        KeyError,
+        OverflowError,
+        MemoryError,
+        RecursionError,
+        struct.error,
+    ) as exc:
         raise CheckpointError(f"{source}: corrupt or truncated pickle ({type(exc).__name__}: {exc})") from exc
 
 
-def _materialize(obj: Any) -> Any:
+def _materialize(obj: Any, source: str) -> Any:
     if isinstance(obj, _TensorRecord):
-        return obj.materialize()
+        return obj.materialize(source)
     if isinstance(obj, dict):
-        return type(obj)((k, _materialize(v)) for k, v in obj.items()) if isinstance(
+        return type(obj)((k, _materialize(v, source)) for k, v in obj.items()) if isinstance(
             obj, collections.OrderedDict
-        ) else {k: _materialize(v) for k, v in obj.items()}
+        ) else {k: _materialize(v, source) for k, v in obj.items()}
     if isinstance(obj, list):
-        return [_materialize(v) for v in obj]
+        return [_materialize(v, source) for v in obj]
     if isinstance(obj, tuple):
-        return tuple(_materialize(v) for v in obj)
+        return tuple(_materialize(v, source) for v in obj)
     return obj
 
 
@@ -228,7 +281,12 @@ def _read_zip(path: Path, archive: zipfile.ZipFile) -> Any:
             ref.data = np.frombuffer(raw, dtype=dtype, count=ref.numel).astype(ref.dtype)
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError) as exc:
         raise CheckpointError(f"{source}: damaged zip archive ({type(exc).__name__}: {exc})") from exc
-    return _materialize(result)
+    return _materialize(result, source)
+
+
+def _remaining_bytes(stream: BinaryIO) -> int:
+    """Bytes between the stream's position and the end of its file."""
+    return os.fstat(stream.fileno()).st_size - stream.tell()
 
 
 def _read_legacy(path: Path, stream: BinaryIO) -> Any:
@@ -254,12 +312,17 @@ def _read_legacy(path: Path, stream: BinaryIO) -> Any:
         if len(header) < 8:
             raise CheckpointError(f"{source}: truncated before the data of storage {key!r}")
         (numel,) = struct.unpack("<q" if little else ">q", header)
+        if numel < 0 or numel * ref.dtype.itemsize > _remaining_bytes(stream):
+            raise CheckpointError(
+                f"{source}: storage {key!r} declares {numel} elements, more than the rest of the file holds: "
+                "truncated or corrupt"
+            )
         raw = stream.read(numel * ref.dtype.itemsize)
         if numel < ref.numel or len(raw) < numel * ref.dtype.itemsize:
             raise CheckpointError(f"{source}: truncated data for storage {key!r}")
         dtype = ref.dtype if little else ref.dtype.newbyteorder(">")
         ref.data = np.frombuffer(raw, dtype=dtype).astype(ref.dtype)
-    return _materialize(result)
+    return _materialize(result, source)
 
 
 def read_torch_pickle(path: str | os.PathLike[str]) -> Any:
