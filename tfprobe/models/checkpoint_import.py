@@ -245,14 +245,6 @@ def build_from_torch_checkpoint(
                 "follow the authors' rnn_bglt_XXXX_t_T_num_N.pth pattern; pass code='bglt_0111' (for example)"
             )
         flags = parsed[0]
-    model = cls(
-        n_feats=n_feats,
-        timesteps=timesteps,
-        bias=flags.bias,
-        gain=flags.gain,
-        lateral=flags.lateral,
-        topdown=flags.topdown,
-        **kwargs,
-    )
+    model = cls.from_code(flags.code, timesteps=timesteps, n_feats=n_feats, **kwargs)
     load_torch_state_dict(model, state_dict, source=str(path))
     return model
