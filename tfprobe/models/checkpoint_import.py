@@ -216,7 +216,7 @@ def load_torch_checkpoint(model: GainModulatedRNN, path: str | os.PathLike[str],
     path : path-like
         The ``.pth`` file (zip or legacy format).
     check_filename : bool
-        If the file name follows the authors' ``rnn_bglt_XXXX_t_T_num_N.pth``
+        If the file name follows the authors' ``rnn_bglt_<flags>_t_<T>_num_<N>.pth``
         pattern, refuse a checkpoint whose flags or time steps differ from the
         model's (the flags cannot be read from the tensors themselves).
     """
@@ -242,7 +242,7 @@ def build_from_torch_checkpoint(
         if parsed is None:
             raise CheckpointError(
                 f"{path.name}: cannot tell which recurrence flags the checkpoint was trained with: its name does not "
-                "follow the authors' rnn_bglt_XXXX_t_T_num_N.pth pattern; pass code='bglt_0111' (for example)"
+                "follow the authors' rnn_bglt_<flags>_t_<T>_num_<N>.pth pattern; pass code='bglt_0111' (for example)"
             )
         flags = parsed[0]
     model = cls.from_code(flags.code, timesteps=timesteps, n_feats=n_feats, **kwargs)
