@@ -338,3 +338,9 @@ def test_bad_files_raise_clear_errors(
         load_mnist(folder)
     assert str(folder / "t10k-") in message(excinfo)
     assert isinstance(excinfo.value, ValueError)
+
+
+@pytest.mark.parametrize("seed", [1.5, "0", None, True])
+def test_seed_of_the_wrong_type_is_refused(seed):
+    with pytest.raises(TypeError, match="seed must be an int, got"):
+        load_fashion_mnist(allow_single_split=True, seed=seed)

@@ -352,19 +352,26 @@ def _single_split_message(dataset: _Dataset, found: _Found) -> str:
 # --------------------------------------------------------------------------- loading
 
 
+def _splits(dataset: _Dataset, found: _Found, allow_single_split: bool, seed: int, looked: str = "") -> ImageSplits:
+    """The study's split of what one source holds, or the single-split fallback when allowed."""
+    if found.train_images is not None:
+        return _study_split(found)
+    if allow_single_split:
+        return _single_split(found, seed)
+    raise DatasetNotFoundError(_single_split_message(dataset, found) + looked)
+
+
 def _load(
     dataset: _Dataset, data_dir: str | os.PathLike[str] | None, allow_single_split: bool, seed: int
 ) -> ImageSplits:
+    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)):
+        raise TypeError(f"seed must be an int, got {type(seed).__name__} {seed!r}")
     if data_dir is not None:
         try:
             found = _read_idx_dir(Path(data_dir))
         except _Unavailable as reason:
             raise DatasetNotFoundError(f"{dataset.title}: data_dir {reason}") from None
-        if found.train_images is not None:
-            return _study_split(found)
-        if allow_single_split:
-            return _single_split(found, seed)
-        raise DatasetNotFoundError(_single_split_message(dataset, found))
+        return _splits(dataset, found, allow_single_split, seed)
 
     looked: list[str] = []
     test_only: _Found | None = None
@@ -377,16 +384,13 @@ def _load(
         if found.train_images is not None:
             return _study_split(found)
         looked.append(f"{label}: only the test split ({len(found.test_labels):,} images) in {found.where}")
-        if test_only is None:
-            test_only = found
+        test_only = test_only or found
     places = "".join(f"\n  - {line}" for line in looked)
     if test_only is None:
         raise DatasetNotFoundError(
             f"{dataset.title}: no copy found; pass data_dir or set TFPROBE_DATA_DIR. Looked at:{places}"
         )
-    if allow_single_split:
-        return _single_split(test_only, seed)
-    raise DatasetNotFoundError(f"{_single_split_message(dataset, test_only)} Looked at:{places}")
+    return _splits(dataset, test_only, allow_single_split, seed, f" Looked at:{places}")
 
 
 def load_mnist(

@@ -238,14 +238,10 @@ def _unpickle(stream: BinaryIO, source: str, persistent: Callable[[Any], Any] | 
 def _materialize(obj: Any, source: str) -> Any:
     if isinstance(obj, _TensorRecord):
         return obj.materialize(source)
-    if isinstance(obj, dict):
-        return type(obj)((k, _materialize(v, source)) for k, v in obj.items()) if isinstance(
-            obj, collections.OrderedDict
-        ) else {k: _materialize(v, source) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [_materialize(v, source) for v in obj]
-    if isinstance(obj, tuple):
-        return tuple(_materialize(v, source) for v in obj)
+    if isinstance(obj, dict):  # dict or OrderedDict, kept as it was
+        return type(obj)((k, _materialize(v, source)) for k, v in obj.items())
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_materialize(v, source) for v in obj)
     return obj
 
 
