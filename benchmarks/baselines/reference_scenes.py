@@ -26,21 +26,62 @@ def im_scram(image: np.ndarray, parts: int, rng: np.random.Generator) -> np.ndar
     Cells are ``floor(side / parts)`` pixels; rows and columns beyond the last
     whole cell are left at zero, as in the original.
     """
-    side = image.shape[0]
-    cell = side // parts
-    cells_per_side = side // cell
-    n_cells = cells_per_side * cells_per_side
+    n_cells = (image.shape[0] // (image.shape[0] // parts)) ** 2
+    return scramble(image, _scramble_order(rng, n_cells))
+
+
+def _scramble_order(rng: np.random.Generator, n_cells: int = 9) -> np.ndarray:
+    """A uniform non-identity permutation (the original reshuffles until it is not the identity)."""
     identity = np.arange(n_cells)
     order = identity.copy()
     while np.array_equal(order, identity):
         order = rng.permutation(n_cells)
+    return order
+
+
+def scramble(image: np.ndarray, order: np.ndarray) -> np.ndarray:
+    """Cell ``i`` of the result shows cell ``order[i]`` of ``image`` (cells numbered down the columns)."""
+    side = image.shape[0]
+    cells_per_side = int(round(np.sqrt(len(order))))
+    cell = side // cells_per_side
     scrambled = np.zeros(image.shape)
-    for i in range(n_cells):
+    for i in range(len(order)):
         j = order[i]
         row_i, col_i = (i % cells_per_side) * cell, (i // cells_per_side) * cell
         row_j, col_j = (j % cells_per_side) * cell, (j // cells_per_side) * cell
         scrambled[row_i : row_i + cell, col_i : col_i + cell] = image[row_j : row_j + cell, col_j : col_j + cell]
     return scrambled
+
+
+def render_object(image: np.ndarray, factor: float, angle: float, order: np.ndarray | None) -> np.ndarray:
+    """One object as the original makes it: zoom, rotate, scramble unless it is the target, min-max normalise."""
+    obj = rotate(zoom(image, factor), angle, reshape=False)
+    if order is not None:
+        obj = scramble(obj, order)
+    return (obj - obj.min()) / (obj.max() - obj.min())
+
+
+def render_layout(layout, digits: np.ndarray, fashion: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Render given scene parameters (a tfprobe SceneLayout) one object at a time, for parity tests.
+
+    ``digits`` and ``fashion`` are float images (N, 28, 28) in [0, 1].
+    """
+    n = len(layout.target)
+    scenes = np.zeros((n, 100, 100, 1), dtype=np.float32)
+    cleans = np.zeros((n, 100, 100, 1), dtype=np.float32)
+    for s in range(n):
+        canvas, clean = np.zeros((100, 100)), np.zeros((100, 100))
+        for i in range(N_OBJECTS):
+            source = digits if layout.domain[s, i] == 0 else fashion
+            target = i == layout.target[s]
+            order = None if target else layout.cell_order[s, i]
+            obj = render_object(source[layout.index[s, i]], layout.zoom[s, i], layout.angle[s, i], order)
+            _place(canvas, obj, int(layout.row[s, i]), int(layout.col[s, i]))
+            if target:
+                _place(clean, obj, int(layout.row[s, i]), int(layout.col[s, i]))
+        scenes[s, :, :, 0] = (canvas - canvas.min()) / (canvas.max() - canvas.min())
+        cleans[s, :, :, 0] = (clean - clean.min()) / (clean.max() - clean.min())
+    return scenes, cleans
 
 
 def _place(canvas: np.ndarray, obj: np.ndarray, row: int, col: int) -> None:
@@ -92,19 +133,15 @@ def gen_images(
         for i in range(N_OBJECTS):
             images, categories = sources[domains[i]]
             index = int(rng.integers(images.shape[0]))
-            obj = images[index]
             large = int(rng.random() > 0.5)
             factor = (1.5 if large else 0.9) + (rng.random() - 0.5) / 5.0
-            obj = zoom(obj, factor)
             negative_angle = int(rng.random() > 0.5)
             angle = (-30 if negative_angle else 30) + (rng.random() - 0.5) * 2 * 5
-            obj = rotate(obj, angle, reshape=False)
-            if i != target:
-                obj = im_scram(obj, 3, rng)
+            order = None if i == target else _scramble_order(rng)
             row_centre, col_centre, y_label, x_label = QUADRANTS[i % 4]
             row = int(np.round(row_centre + (rng.random() - 0.5) * 2 * 2.5))
             col = int(np.round(col_centre + (rng.random() - 0.5) * 2 * 2.5))
-            obj = (obj - obj.min()) / (obj.max() - obj.min())
+            obj = render_object(images[index], factor, angle, order)
             _place(canvas, obj, row, col)
             if i == target:
                 _place(clean, obj, row, col)
@@ -117,3 +154,58 @@ def gen_images(
         scenes[n, :, :, 0] = (canvas - canvas.min()) / (canvas.max() - canvas.min())
         cleans[n, :, :, 0] = (clean - clean.min()) / (clean.max() - clean.min())
     return scenes, cleans, labels_out
+
+
+def render_perturbed_layout(
+    layout, same_domain: np.ndarray, other_domain: np.ndarray, digits: np.ndarray, fashion: np.ndarray, swap: str
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """RNN_perturb.py's scene and its six variants for given parameters, one object at a time.
+
+    ``layout`` holds RNN_perturb.py's exact values (a tfprobe SceneLayout drawn with ``exact=True``);
+    ``same_domain`` / ``other_domain`` are the replacement targets' indices in the target's domain and in
+    the other one.  ``swap="original"`` applies the scale and orientation swaps on top of the transformed
+    target, as RNN_perturb.py does; ``"corrected"`` applies them to the original image.  Positions swap
+    with the slot 4-7 partner in the same row (``x``) or column (``y``).
+    """
+    n = len(layout.target)
+    names = ("x", "y", "orientation", "scale", "category_same_domain", "category_other_domain")
+    scenes = np.zeros((n, 100, 100, 1), dtype=np.float32)
+    variants = {name: np.zeros((n, 100, 100, 1), dtype=np.float32) for name in names}
+
+    def normalised(obj: np.ndarray) -> np.ndarray:
+        return (obj - obj.min()) / (obj.max() - obj.min())
+
+    for s in range(n):
+        t = int(layout.target[s])
+        sources = (digits, fashion)
+        objects = []
+        for i in range(N_OBJECTS):
+            order = None if i == t else layout.cell_order[s, i]
+            image = sources[layout.domain[s, i]][layout.index[s, i]]
+            objects.append(render_object(image, layout.zoom[s, i], layout.angle[s, i], order))
+        domain, factor, angle = int(layout.domain[s, t]), layout.zoom[s, t], layout.angle[s, t]
+        image = sources[domain][layout.index[s, t]]
+        other_factor = 0.8 if factor > 1 else 1.6
+        if swap == "original":
+            scale = rotate(zoom(zoom(image, factor), other_factor), angle, reshape=False)
+            orientation = rotate(rotate(zoom(image, factor), angle, reshape=False), -angle, reshape=False)
+        else:
+            scale = rotate(zoom(image, other_factor), angle, reshape=False)
+            orientation = rotate(zoom(image, factor), -angle, reshape=False)
+        same = rotate(zoom(sources[domain][same_domain[s]], factor), angle, reshape=False)
+        other = rotate(zoom(sources[1 - domain][other_domain[s]], factor), angle, reshape=False)
+        replaced = {"scale": scale, "orientation": orientation, "category_same_domain": same,
+                    "category_other_domain": other}
+        positions = [(int(layout.row[s, i]), int(layout.col[s, i])) for i in range(N_OBJECTS)]
+        for name in ("scene", *names):
+            canvas = np.zeros((100, 100))
+            where = list(positions)
+            if name in ("x", "y"):
+                partner = 4 + ((t - 4) ^ (2 if name == "x" else 1))
+                where[t], where[partner] = positions[partner], positions[t]
+            for i in range(N_OBJECTS):
+                obj = normalised(replaced[name]) if (i == t and name in replaced) else objects[i]
+                _place(canvas, obj, *where[i])
+            canvas = (canvas - canvas.min()) / (canvas.max() - canvas.min())
+            (scenes if name == "scene" else variants[name])[s, :, :, 0] = canvas
+    return scenes, variants
