@@ -52,3 +52,28 @@ def images() -> np.ndarray:
     batch[0, :10] = 0.0
     batch[1, :10] = 1.0
     return batch
+
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def reference_scenes():
+    """The per-image port of the original scene generator (benchmarks/baselines/reference_scenes.py)."""
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "baselines" / "reference_scenes.py"
+    spec = importlib.util.spec_from_file_location("reference_scenes", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="session")
+def scene_sources():
+    """Object images of the offline sources: MNIST's test copy split 55:5:10 and Fashion-MNIST's train split."""
+    from tfprobe.datasets import load_fashion_mnist, load_mnist
+
+    digits = load_mnist(SHARED_DATA / "mnist", allow_single_split=True, seed=0).train
+    fashion = load_fashion_mnist().train
+    return digits, fashion

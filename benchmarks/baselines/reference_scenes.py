@@ -42,7 +42,7 @@ def _scramble_order(rng: np.random.Generator, n_cells: int = 9) -> np.ndarray:
 def scramble(image: np.ndarray, order: np.ndarray) -> np.ndarray:
     """Cell ``i`` of the result shows cell ``order[i]`` of ``image`` (cells numbered down the columns)."""
     side = image.shape[0]
-    cells_per_side = int(round(np.sqrt(len(order))))
+    cells_per_side = round(np.sqrt(len(order)))
     cell = side // cells_per_side
     scrambled = np.zeros(image.shape)
     for i in range(len(order)):
@@ -194,8 +194,12 @@ def render_perturbed_layout(
             orientation = rotate(zoom(image, factor), -angle, reshape=False)
         same = rotate(zoom(sources[domain][same_domain[s]], factor), angle, reshape=False)
         other = rotate(zoom(sources[1 - domain][other_domain[s]], factor), angle, reshape=False)
-        replaced = {"scale": scale, "orientation": orientation, "category_same_domain": same,
-                    "category_other_domain": other}
+        replaced = {
+            "scale": scale,
+            "orientation": orientation,
+            "category_same_domain": same,
+            "category_other_domain": other,
+        }
         positions = [(int(layout.row[s, i]), int(layout.col[s, i])) for i in range(N_OBJECTS)]
         for name in ("scene", *names):
             canvas = np.zeros((100, 100))

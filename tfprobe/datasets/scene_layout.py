@@ -104,9 +104,7 @@ def _scramble_orders(rng: np.random.Generator, shape: tuple[int, ...]) -> np.nda
         orders[redo] = rng.permuted(np.broadcast_to(identity, (int(redo.sum()), 9)), axis=-1)
 
 
-def draw_layout(
-    rng: np.random.Generator, n: int, n_digits: int, n_fashion: int, *, exact: bool = False
-) -> SceneLayout:
+def draw_layout(rng: np.random.Generator, n: int, n_digits: int, n_fashion: int, *, exact: bool = False) -> SceneLayout:
     """Draw the layout of ``n`` scenes.
 
     Parameters

@@ -1,0 +1,6 @@
+"""Figures: every function returns a matplotlib ``Figure`` and saves it when given a path."""
+
+from tfprobe.figures.saving import save_figure
+from tfprobe.figures.scenes import plot_perturbations, plot_same_label_pairs, plot_scene_grid
+
+__all__ = ["plot_perturbations", "plot_same_label_pairs", "plot_scene_grid", "save_figure"]
