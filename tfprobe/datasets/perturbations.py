@@ -59,14 +59,19 @@ class PerturbedScenes:
         The unperturbed scenes (images, clean, labels, layout).
     variants : dict of str to ndarray (n, 100, 100, 1) float32
         One entry per name in ``PERTURBATIONS``.
+    variant_clean : dict of str to ndarray (n, 100, 100, 1) float32
+        The changed target alone, per variant.
     variant_labels : dict of str to dict of str to ndarray (n,)
         The labels of each variant: the scene's, with the swapped property changed.
     swap : str
         ``"original"`` or ``"corrected"`` (see the module documentation).
+    replacements : Replacements
+        Which images replaced the target in the category variants.
     """
 
     scenes: Scenes
     variants: dict[str, np.ndarray]
+    variant_clean: dict[str, np.ndarray]
     variant_labels: dict[str, dict[str, np.ndarray]]
     swap: str
     replacements: Replacements
@@ -177,12 +182,14 @@ def _chunk(
         ids = base.copy()
         ids[scene, layout.target] = len(rendered) + e * n + scene
         views.append((ids, rows, cols))
-    object_of = np.concatenate([ids.ravel() for ids, _, _ in views] + [base[scene, layout.target]])
-    draw_rows = np.concatenate([r.ravel() for _, r, _ in views] + [rows[scene, layout.target]])
-    draw_cols = np.concatenate([c.ravel() for _, _, c in views] + [cols[scene, layout.target]])
+    # every view's full scene (8 draws each), then every view's clean image (its target alone)
+    at_target = (scene, layout.target)
+    object_of = np.concatenate([ids.ravel() for ids, _, _ in views] + [ids[at_target] for ids, _, _ in views])
+    draw_rows = np.concatenate([r.ravel() for _, r, _ in views] + [r[at_target] for _, r, _ in views])
+    draw_cols = np.concatenate([c.ravel() for _, _, c in views] + [c[at_target] for _, _, c in views])
     n_full = len(views) * n
-    draw_start = np.concatenate([np.arange(n_full) * N_OBJECTS, n_full * N_OBJECTS + np.arange(n + 1)])
-    out_index = np.concatenate([v * total + first + scene for v in range(len(views) + 1)])
+    draw_start = np.concatenate([np.arange(n_full) * N_OBJECTS, n_full * N_OBJECTS + np.arange(n_full + 1)])
+    out_index = np.concatenate([v * total + first + scene for v in range(2 * len(views))])
     composite(pool, pool_sizes, draw_start, object_of, draw_rows, draw_cols, out, out_index)
 
 
@@ -202,8 +209,8 @@ def render_perturbed(
     """
     check_swap(swap)
     n = len(layout)
-    # views: scene, x, y, orientation... in PERTURBATIONS order after the scene, then the clean images
-    n_views = 2 + len(PERTURBATIONS)
+    # views: the scene, then its variants (x, y, scale, orientation, categories); then their clean images
+    n_views = 2 * (1 + len(PERTURBATIONS))
     out = np.empty((n_views, n, CANVAS_SIDE, CANVAS_SIDE, 1), dtype=np.float32)
     flat = out.reshape(n_views * n, CANVAS_SIDE, CANVAS_SIDE)
     for start in range(0, n, CHUNK_SCENES):
@@ -211,9 +218,10 @@ def render_perturbed(
         part = Replacements(replacements.same_domain[start:stop], replacements.other_domain[start:stop])
         _chunk(layout[start:stop], part, objects, swap, flat, start, n)
     labels = scene_labels(layout, objects)
-    scenes = Scenes(images=out[0], clean=out[-1], labels=labels, layout=layout)
+    scenes = Scenes(images=out[0], clean=out[n_views // 2], labels=labels, layout=layout)
     order = ("x", "y", "scale", "orientation", "category_same_domain", "category_other_domain")
     variants = {name: out[1 + i] for i, name in enumerate(order)}
+    variant_clean = {name: out[n_views // 2 + 1 + i] for i, name in enumerate(order)}
     domain = labels["domain"]
     variant_labels = {}
     for name in PERTURBATIONS:
@@ -229,6 +237,7 @@ def render_perturbed(
     return PerturbedScenes(
         scenes=scenes,
         variants={name: variants[name] for name in PERTURBATIONS},
+        variant_clean={name: variant_clean[name] for name in PERTURBATIONS},
         variant_labels=variant_labels,
         swap=swap,
         replacements=replacements,
