@@ -4,7 +4,8 @@ from tfprobe._runtime import configure_tensorflow_runtime
 
 configure_tensorflow_runtime()
 
-from tfprobe.errors import (  # noqa: E402  (the runtime is configured before TensorFlow loads)
+from tfprobe import datasets, figures  # noqa: E402  (the runtime is configured before TensorFlow loads)
+from tfprobe.errors import (  # noqa: E402
     CheckpointError,
     CheckpointMismatchError,
     ImageInputError,
@@ -23,5 +24,7 @@ __all__ = [
     "RNNOutputs",
     "UnsafeCheckpointError",
     "__version__",
+    "datasets",
     "export_saved_model",
+    "figures",
 ]
