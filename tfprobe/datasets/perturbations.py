@@ -30,7 +30,7 @@ import numpy as np
 
 from tfprobe.datasets.scene_layout import CANVAS_SIDE, EXACT_ZOOMS, N_OBJECTS, OBJECT_SIDE, SceneLayout
 from tfprobe.datasets.scene_objects import ObjectImages
-from tfprobe.datasets.scene_render import CHUNK_SCENES, composite
+from tfprobe.datasets.scene_render import CHUNK_SCENES, composite, render_scene_objects
 from tfprobe.datasets.scenes import Scenes, scene_labels
 from tfprobe.datasets.splines import zoom_images, zoom_rotate
 
@@ -152,15 +152,7 @@ def _chunk(
 ) -> None:
     """Render scenes ``first ..`` of one chunk into ``out`` (canvas ``v * total + scene`` for view ``v``)."""
     n = len(layout)
-    sizes = layout.size.ravel()
-    rendered = zoom_rotate(
-        objects.images,
-        sizes,
-        layout.angle.ravel(),
-        layout.cell_order.reshape(-1, 9),
-        index=objects.stack_index(layout.domain, layout.index).ravel(),
-        divisor=objects.divisor,
-    )
+    rendered, sizes = render_scene_objects(layout, objects)
     extras, extra_sizes = _variant_targets(layout, replacements, objects, rendered, swap)
     side = max(x.shape[1] for x in [rendered, *extras])
     pool = np.concatenate([_pad(x, side) for x in [rendered, *extras]])

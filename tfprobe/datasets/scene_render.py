@@ -86,6 +86,20 @@ def composite(
     )
 
 
+def render_scene_objects(layout: SceneLayout, objects: ObjectImages) -> tuple[np.ndarray, np.ndarray]:
+    """Every object of the layout's scenes (slot-major), zoomed, rotated and scrambled, and their sizes."""
+    sizes = layout.size.ravel()
+    rendered = zoom_rotate(
+        objects.images,
+        sizes,
+        layout.angle.ravel(),
+        layout.cell_order.reshape(-1, 9),
+        index=objects.stack_index(layout.domain, layout.index).ravel(),
+        divisor=objects.divisor,
+    )
+    return rendered, sizes
+
+
 def scene_draws(layout: SceneLayout) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Draws of ``n`` scenes, then of their ``n`` clean images (target only); objects numbered slot-major."""
     n = len(layout)
@@ -116,15 +130,7 @@ def render_layout(layout: SceneLayout, objects: ObjectImages) -> tuple[np.ndarra
     for start in range(0, n, CHUNK_SCENES):
         part = layout[start : start + CHUNK_SCENES]
         m = len(part)
-        sizes = part.size.ravel()
-        rendered = zoom_rotate(
-            objects.images,
-            sizes,
-            part.angle.ravel(),
-            part.cell_order.reshape(-1, 9),
-            index=objects.stack_index(part.domain, part.index).ravel(),
-            divisor=objects.divisor,
-        )
+        rendered, sizes = render_scene_objects(part, objects)
         scenes = start + np.arange(m)
         composite(rendered, sizes, *scene_draws(part), canvases, np.concatenate([scenes, n + scenes]))
     return both[0], both[1]

@@ -1,0 +1,100 @@
+"""Units of feed-forward Keras models: every layer's output, nested models included.
+
+A functional or Sequential model is replayed once on fresh symbolic inputs,
+layer by layer (Keras's own graph walk), recording each layer's output
+tensor; a nested functional model (``keras.applications.VGG16`` inside a
+Sequential, say) is replayed too, so its layers appear as
+``"vgg16/block3_conv1"``.  Any subset of those tensors then becomes the
+outputs of a new functional model sharing the original's layers and weights:
+one forward pass per batch yields all requested units.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import keras
+import tensorflow as tf
+
+from tfprobe.probing.units import UnitInfo
+
+
+def functional_graph(model: Any) -> Any | None:
+    """The functional graph behind a model (itself, or a Sequential's), or None for subclassed models."""
+    if isinstance(model, keras.Sequential):
+        graph = getattr(model, "_functional", None)
+        if graph is None:
+            raise ValueError(
+                f"Sequential model {model.name!r} has no defined input yet: start it with keras.Input(shape) "
+                "or build it (model.build((None, height, width, channels))) before probing"
+            )
+        return graph
+    if hasattr(model, "_run_through_graph") and hasattr(model, "_nodes_by_depth") and hasattr(model, "inputs"):
+        return model
+    return None
+
+
+def _flat(outputs: Any) -> list[Any]:
+    return [x for x in tf.nest.flatten(outputs) if isinstance(x, keras.KerasTensor)]
+
+
+class KerasGraphUnits:
+    """Every layer output of a functional or Sequential model, recordable by name."""
+
+    def __init__(self, model: keras.Model) -> None:
+        graph = functional_graph(model)
+        if graph is None:
+            raise TypeError(f"{type(model).__name__} is not a functional or Sequential Keras model")
+        self.model = model
+        self.inputs = [
+            keras.Input(shape=tuple(x.shape[1:]), dtype=x.dtype, name=f"probe_{x.name}") for x in graph.inputs
+        ]
+        self.tensors: dict[str, Any] = {}
+        self.units: dict[str, UnitInfo] = {}
+        for original, fresh in zip(graph.inputs, self.inputs, strict=True):
+            self._record(original.name, fresh, kind="input")
+        self._replay(graph, self.inputs, prefix="")
+        self._extractors: dict[tuple[str, ...], keras.Model] = {}
+
+    @property
+    def input_shape(self) -> tuple[int | None, ...]:
+        """Shape of one stimulus (the first input's, without the batch axis)."""
+        return tuple(self.inputs[0].shape[1:])
+
+    def _record(self, name: str, tensor: Any, kind: str = "layer") -> None:
+        unique, count = name, 1
+        while unique in self.tensors:  # a shared layer called again
+            unique, count = f"{name}#{count}", count + 1
+        self.tensors[unique] = tensor
+        self.units[unique] = UnitInfo(name=unique, shape=tuple(tensor.shape[1:]), layer=name, kind=kind)
+
+    def _replay(self, graph: Any, inputs: list[Any], prefix: str) -> Any:
+        def operation_fn(operation: Any) -> Any:
+            def call(*args: Any, **kwargs: Any) -> Any:
+                nested = functional_graph(operation) if isinstance(operation, keras.Model) else None
+                if nested is not None:
+                    outputs = self._replay(nested, tf.nest.flatten((args, kwargs.get("inputs"))), f"{prefix}{operation.name}/")
+                else:
+                    outputs = operation(*args, **kwargs)
+                tensors = _flat(outputs)
+                if len(tensors) == 1:
+                    self._record(prefix + operation.name, tensors[0])
+                else:
+                    for i, tensor in enumerate(tensors):
+                        self._record(f"{prefix}{operation.name}:{i}", tensor)
+                return outputs
+
+            return call
+
+        return graph._run_through_graph([x for x in inputs if x is not None], operation_fn=operation_fn)
+
+    def extractor(self, names: tuple[str, ...]) -> keras.Model:
+        """A model from the inputs to the named units' outputs (cached per set of names)."""
+        if names not in self._extractors:
+            outputs = {name: self.tensors[name] for name in names}
+            self._extractors[names] = keras.Model(self.inputs, outputs, name=f"{self.model.name}_probe")
+        return self._extractors[names]
+
+    def forward(self, images: tf.Tensor, names: tuple[str, ...]) -> dict[str, tf.Tensor]:
+        """The named units' activations for a batch (inference mode: dropout off, batch-norm statistics fixed)."""
+        return dict(self.extractor(names)(images, training=False))
