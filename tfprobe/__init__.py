@@ -13,18 +13,23 @@ from tfprobe.errors import (  # noqa: E402
 )
 from tfprobe.export import export_saved_model  # noqa: E402
 from tfprobe.models import GainModulatedRNN, RNNOutputs  # noqa: E402
+from tfprobe.probe import Probe  # noqa: E402
+from tfprobe.probing.store import ActivationFile, load_activations  # noqa: E402
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "ActivationFile",
     "CheckpointError",
     "CheckpointMismatchError",
     "GainModulatedRNN",
     "ImageInputError",
+    "Probe",
     "RNNOutputs",
     "UnsafeCheckpointError",
     "__version__",
     "datasets",
     "export_saved_model",
     "figures",
+    "load_activations",
 ]

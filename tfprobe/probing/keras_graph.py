@@ -16,7 +16,7 @@ from typing import Any
 import keras
 import tensorflow as tf
 
-from tfprobe.probing.units import UnitInfo
+from tfprobe.probing.units import UnitInfo, unknown_unit
 
 
 def functional_graph(model: Any) -> Any | None:
@@ -52,9 +52,11 @@ class KerasGraphUnits:
         self.tensors: dict[str, Any] = {}
         self.units: dict[str, UnitInfo] = {}
         for original, fresh in zip(graph.inputs, self.inputs, strict=True):
-            self._record(original.name, fresh, kind="input")
+            history = getattr(original, "_keras_history", None)
+            self._record(history.operation.name if history else "input", fresh, kind="input")
         self._replay(graph, self.inputs, prefix="")
         self._extractors: dict[tuple[str, ...], keras.Model] = {}
+        self._functions: dict[tuple[str, ...], Any] = {}
 
     @property
     def input_shape(self) -> tuple[int | None, ...]:
@@ -73,7 +75,8 @@ class KerasGraphUnits:
             def call(*args: Any, **kwargs: Any) -> Any:
                 nested = functional_graph(operation) if isinstance(operation, keras.Model) else None
                 if nested is not None:
-                    outputs = self._replay(nested, tf.nest.flatten((args, kwargs.get("inputs"))), f"{prefix}{operation.name}/")
+                    inputs = tf.nest.flatten((args, kwargs.get("inputs")))
+                    outputs = self._replay(nested, inputs, f"{prefix}{operation.name}/")
                 else:
                     outputs = operation(*args, **kwargs)
                 tensors = _flat(outputs)
@@ -88,13 +91,23 @@ class KerasGraphUnits:
 
         return graph._run_through_graph([x for x in inputs if x is not None], operation_fn=operation_fn)
 
+    def expand(self, name: str) -> list[str]:
+        """``[name]`` if the model has that unit; otherwise an error suggesting the closest names."""
+        if name in self.units:
+            return [name]
+        raise unknown_unit(name, self.units)
+
     def extractor(self, names: tuple[str, ...]) -> keras.Model:
         """A model from the inputs to the named units' outputs (cached per set of names)."""
         if names not in self._extractors:
             outputs = {name: self.tensors[name] for name in names}
-            self._extractors[names] = keras.Model(self.inputs, outputs, name=f"{self.model.name}_probe")
+            inputs = self.inputs[0] if len(self.inputs) == 1 else self.inputs
+            self._extractors[names] = keras.Model(inputs, outputs, name=f"{self.model.name}_probe")
         return self._extractors[names]
 
     def forward(self, images: tf.Tensor, names: tuple[str, ...]) -> dict[str, tf.Tensor]:
         """The named units' activations for a batch (inference mode: dropout off, batch-norm statistics fixed)."""
-        return dict(self.extractor(names)(images, training=False))
+        if names not in self._functions:
+            extractor = self.extractor(names)
+            self._functions[names] = tf.function(lambda x: extractor(x, training=False), reduce_retracing=True)
+        return dict(self._functions[names](images))

@@ -1,0 +1,338 @@
+"""The one probing API: a model's units, their activations and input gradients, to memory or to file.
+
+``Probe(model)`` wraps any functional or Sequential Keras model (nested ones
+such as ``keras.applications.VGG16`` included) and the recurrent
+:class:`~tfprobe.models.GainModulatedRNN` alike::
+
+    probe = Probe(model)
+    probe.units                                      # name -> UnitInfo (shape, layer, time step, ...)
+    acts = probe.activations(images, ["conv1@t3", "fc1"], pool="mean")
+    grads = probe.gradients(images, "block5_conv3", channel=12)
+    probe.extract(dataset, ["conv1", "conv2"], "acts.h5", ids=stimulus_ids)
+    load_activations("acts.h5")["conv1@t0"]
+
+Circuits, feature visualization, perturbation and psychophysics tools build on it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+import tfprobe
+from tfprobe.models.gain_rnn import GainModulatedRNN
+from tfprobe.probing.keras_graph import KerasGraphUnits, functional_graph
+from tfprobe.probing.pooling import Pool, describe_pool, parse_pool, pool_activation, pooled_shape
+from tfprobe.probing.recurrent import RecurrentUnits
+from tfprobe.probing.stimuli import Stimuli, StimulusSet
+from tfprobe.probing.store import ActivationFile, ActivationWriter
+from tfprobe.probing.units import UnitInfo, as_name_list
+
+Objective = Callable[[tf.Tensor], tf.Tensor]
+
+
+def _backend(model: Any) -> RecurrentUnits | KerasGraphUnits:
+    if isinstance(model, GainModulatedRNN):
+        return RecurrentUnits(model)
+    if not isinstance(model, keras.Model):
+        raise TypeError(f"Probe wraps a keras.Model, got {type(model).__name__}")
+    if functional_graph(model) is None:
+        raise TypeError(
+            f"{type(model).__name__} is a subclassed Keras model: its layers' outputs are not part of a graph "
+            "Probe can read; build it as a functional or Sequential model (GainModulatedRNN is supported)"
+        )
+    return KerasGraphUnits(model)
+
+
+def _check_batch_size(batch_size: object) -> int:
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+    return int(batch_size)
+
+
+class Probe:
+    """Record what a model's units do.
+
+    Parameters
+    ----------
+    model : keras.Model
+        A functional or Sequential Keras model, or a :class:`GainModulatedRNN`.
+    batch_size : int
+        Stimuli per forward pass (default for every method).
+    strategy : tf.distribute.Strategy, optional
+        Split each batch across the strategy's replicas (default: the strategy the model was built in,
+        if any).  Results equal a single device's.
+    """
+
+    def __init__(self, model: keras.Model, *, batch_size: int = 64, strategy: tf.distribute.Strategy | None = None):
+        self.model = model
+        self._backend = _backend(model)
+        self.batch_size = _check_batch_size(batch_size)
+        if strategy is None:
+            candidate = getattr(model, "distribute_strategy", None)
+            strategy = candidate if candidate is not None and candidate.num_replicas_in_sync > 1 else None
+        self.strategy = strategy
+
+    # ------------------------------------------------------------------ units
+
+    @property
+    def units(self) -> dict[str, UnitInfo]:
+        """Every recordable unit by name, with its per-stimulus shape."""
+        return dict(self._backend.units)
+
+    @property
+    def input_shape(self) -> tuple[int | None, ...]:
+        """Shape of one stimulus the model takes (channels-last)."""
+        return self._backend.input_shape
+
+    def resolve(self, units: str | Sequence[str]) -> list[str]:
+        """The unit names a request stands for, in order, without repeats (``"conv1"`` -> every time step)."""
+        names: list[str] = []
+        requested = as_name_list(units)
+        if not requested:
+            raise ValueError("no units requested: name at least one (see probe.units)")
+        for name in requested:
+            for resolved in self._backend.expand(name):
+                if resolved not in names:
+                    names.append(resolved)
+        return names
+
+    def summary(self) -> str:
+        """A table of the units: name, shape, layer, time step, kind."""
+        rows = [f"{'unit':<34} {'shape':<18} {'layer':<16} {'t':>3}  kind"]
+        for info in self._backend.units.values():
+            step = "" if info.timestep is None else str(info.timestep)
+            rows.append(f"{info.name:<34} {info.shape!s:<18} {info.layer:<16} {step:>3}  {info.kind}")
+        return "\n".join(rows)
+
+    # ------------------------------------------------------------------ forward passes
+
+    def _forward(self, batch: np.ndarray, names: tuple[str, ...], pool: Pool) -> dict[str, np.ndarray]:
+        def run(images: tf.Tensor) -> dict[str, tf.Tensor]:
+            outputs = self._backend.forward(images, names)
+            return {name: pool_activation(outputs[name], pool) for name in names}
+
+        if self.strategy is None:
+            return {name: np.asarray(value) for name, value in run(tf.constant(batch)).items()}
+        return self._distributed(run, batch)
+
+    def _distributed(self, fn: Callable[[tf.Tensor], Any], batch: np.ndarray) -> Any:
+        """Run ``fn`` on contiguous slices of the batch, one per replica, and put the results back in order."""
+        replicas = self.strategy.num_replicas_in_sync
+        parts = np.array_split(batch, replicas)
+
+        def slice_for(context: tf.distribute.experimental.ValueContext) -> tf.Tensor:
+            return tf.constant(parts[context.replica_id_in_sync_group])
+
+        values = self.strategy.experimental_distribute_values_from_function(slice_for)
+        results = self.strategy.run(fn, args=(values,))
+        per_replica = [tf.nest.map_structure(np.asarray, r) for r in self.strategy.experimental_local_results(results)]
+        nonempty = [r for r, part in zip(per_replica, parts, strict=True) if len(part)]
+        return tf.nest.map_structure(lambda *xs: np.concatenate(xs, axis=0), *nonempty)
+
+    def _batches(self, stimuli: Stimuli, batch_size: int | None) -> StimulusSet:
+        size = self.batch_size if batch_size is None else _check_batch_size(batch_size)
+        return StimulusSet(stimuli, self.input_shape, size)
+
+    def activations(
+        self,
+        stimuli: Stimuli,
+        units: str | Sequence[str],
+        *,
+        pool: Pool = None,
+        batch_size: int | None = None,
+        progress: bool = True,
+    ) -> dict[str, np.ndarray]:
+        """Activations of ``units`` for every stimulus, one forward pass per batch.
+
+        Parameters
+        ----------
+        stimuli : ndarray (n, *input_shape) or tf.data.Dataset
+            Images (float, channels-last), or a dataset of images / batches / (images, labels) pairs.
+        units : str or sequence of str
+            Unit names (see :attr:`units`); for the recurrent network a stage alone means every time step.
+        pool : None, "mean", "max", int or (str, int)
+            Spatial pooling (see :mod:`tfprobe.probing.pooling`).
+        batch_size : int, optional
+        progress : bool
+            Show a progress bar.
+
+        Returns
+        -------
+        dict of str to ndarray
+            Unit name -> float32 array (n, *shape).
+        """
+        names = tuple(self.resolve(units))
+        parse_pool(pool)
+        chunks: dict[str, list[np.ndarray]] = {name: [] for name in names}
+        for values in self._run(stimuli, names, pool, batch_size, progress):
+            for name in names:
+                chunks[name].append(values[name])
+        return {name: np.concatenate(parts).astype(np.float32, copy=False) for name, parts in chunks.items()}
+
+    def _run(
+        self, stimuli: Stimuli, names: tuple[str, ...], pool: Pool, batch_size: int | None, progress: bool
+    ) -> Any:
+        batches = self._batches(stimuli, batch_size)
+        bar = keras.utils.Progbar(batches.count, unit_name="stimulus") if progress else None
+        seen = 0
+        for batch in batches:
+            values = self._forward(batch, names, pool)
+            seen += len(batch)
+            if bar is not None:
+                bar.update(seen)
+            yield values
+
+    # ------------------------------------------------------------------ gradients
+
+    def gradients(
+        self,
+        stimuli: Stimuli,
+        unit: str,
+        *,
+        channel: int | None = None,
+        index: Sequence[int] | None = None,
+        objective: Objective | None = None,
+        batch_size: int | None = None,
+        progress: bool = False,
+    ) -> np.ndarray:
+        """Gradient, with respect to each input image, of a scalar function of one unit.
+
+        By default the scalar is the unit's mean activation; ``channel`` takes the mean of one channel (a
+        filter's mean, or one output of a dense layer such as a class logit), ``index`` one element of
+        the per-stimulus activation (a single neuron, e.g. ``(y, x, channel)``), and ``objective`` any
+        function mapping the batch's activations (batch, *shape) to one value per stimulus (batch,).
+
+        Returns
+        -------
+        ndarray
+            Same shape as the stimuli, float32.
+        """
+        names = self.resolve(unit)
+        if len(names) != 1:
+            raise ValueError(f"gradients need a single unit, {unit!r} stands for {len(names)}: {names}")
+        (name,) = names
+        scalar = _objective(self._backend.units[name], channel, index, objective)
+
+        def run(images: tf.Tensor) -> tf.Tensor:
+            with tf.GradientTape() as tape:
+                tape.watch(images)
+                values = scalar(self._backend.forward(images, (name,))[name])
+                total = tf.reduce_sum(values)
+            return tape.gradient(total, images)
+
+        parts = []
+        batches = self._batches(stimuli, batch_size)
+        bar = keras.utils.Progbar(batches.count, unit_name="stimulus") if progress else None
+        for batch in batches:
+            if self.strategy is None:
+                parts.append(np.asarray(run(tf.constant(batch))))
+            else:
+                parts.append(self._distributed(run, batch))
+            if bar is not None:
+                bar.update(sum(len(p) for p in parts))
+        return np.concatenate(parts).astype(np.float32, copy=False)
+
+    # ------------------------------------------------------------------ files
+
+    def extract(
+        self,
+        stimuli: Stimuli,
+        units: str | Sequence[str],
+        path: str | os.PathLike[str],
+        *,
+        ids: Sequence[Any] | np.ndarray | None = None,
+        pool: Pool = None,
+        batch_size: int | None = None,
+        mode: str = "w",
+        overwrite: bool = False,
+        progress: bool = True,
+    ) -> ActivationFile:
+        """Write the activations of ``units`` to an HDF5 file, batch by batch, and return it opened.
+
+        Parameters
+        ----------
+        stimuli, units, pool, batch_size, progress
+            As for :meth:`activations`.
+        path : path
+            The ``.h5`` file (see :mod:`tfprobe.probing.store` for its layout).
+        ids : sequence, optional
+            One id (int or str) per stimulus; default: running numbers (continuing when appending).
+        mode : {"w", "a"}
+            Write a new file, or append these stimuli to an existing file of the same units.
+        overwrite : bool
+            With ``mode="w"``, replace an existing file (otherwise refused).
+
+        Returns
+        -------
+        ActivationFile
+        """
+        names = tuple(self.resolve(units))
+        parse_pool(pool)
+        infos = [
+            UnitInfo(**{**vars(self._backend.units[n]), "shape": pooled_shape(self._backend.units[n].shape, pool)})
+            for n in names
+        ]
+        metadata = {
+            "tfprobe_version": tfprobe.__version__,
+            "model_name": self.model.name,
+            "model_class": type(self.model).__name__,
+            "model_config": _config_json(self.model),
+            "pooling": describe_pool(pool),
+            "input_shape": [None if d is None else int(d) for d in self.input_shape],
+        }
+        with ActivationWriter(path, infos, metadata, mode=mode, overwrite=overwrite) as writer:
+            for values in self._run(stimuli, names, pool, batch_size, progress):
+                writer.write(values)
+            writer.finish(ids)
+        return ActivationFile(path)
+
+
+def _config_json(model: keras.Model) -> str:
+    """The model's Keras config as JSON, or "" when it has none that serialises."""
+    try:
+        return json.dumps(model.get_config())
+    except (NotImplementedError, TypeError, ValueError):
+        return ""
+
+
+def _objective(
+    info: UnitInfo, channel: int | None, index: Sequence[int] | None, objective: Objective | None
+) -> Objective:
+    """The per-stimulus scalar of a unit's activation that gradients are taken of."""
+    chosen = sum(x is not None for x in (channel, index, objective))
+    if chosen > 1:
+        raise ValueError("give at most one of channel, index and objective")
+    if objective is not None:
+        if not callable(objective):
+            raise TypeError(f"objective must be a function of the activations, got {type(objective).__name__}")
+
+        def custom(values: tf.Tensor) -> tf.Tensor:
+            result = objective(values)
+            if result.shape.rank != 1:
+                raise ValueError(f"objective must return one value per stimulus (batch,), got shape {result.shape}")
+            return result
+
+        return custom
+    if channel is not None:
+        channels = info.shape[-1]
+        if isinstance(channel, bool) or not isinstance(channel, (int, np.integer)) or not 0 <= channel < channels:
+            raise IndexError(f"channel {channel!r} out of range for unit {info.name!r}: it has {channels} channels")
+
+        def channel_mean(values: tf.Tensor) -> tf.Tensor:
+            selected = values[..., int(channel)]
+            return tf.reduce_mean(tf.reshape(selected, (tf.shape(values)[0], -1)), axis=1)
+
+        return channel_mean
+    if index is not None:
+        index = tuple(int(i) for i in index)
+        if len(index) != len(info.shape) or any(not 0 <= i < (d or 0) for i, d in zip(index, info.shape, strict=True)):
+            raise IndexError(f"index {index} out of range for unit {info.name!r} of shape {info.shape}")
+        return lambda values: values[(slice(None), *index)]
+    return lambda values: tf.reduce_mean(tf.reshape(values, (tf.shape(values)[0], -1)), axis=1)
