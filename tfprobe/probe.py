@@ -120,18 +120,24 @@ class Probe:
 
         if self.strategy is None:
             return {name: np.asarray(value) for name, value in run(tf.constant(batch)).items()}
-        return self._distributed(run, batch)
+        return self._distributed(("activations", names, repr(pool)), run, batch)
 
-    def _distributed(self, fn: Callable[[tf.Tensor], Any], batch: np.ndarray) -> Any:
-        """Run ``fn`` on contiguous slices of the batch, one per replica, and put the results back in order."""
+    def _distributed(self, key: Any, fn: Callable[[tf.Tensor], Any], batch: np.ndarray) -> Any:
+        """Run ``fn`` on contiguous slices of the batch, one per replica, and put the results back in order.
+
+        The replicated step is a ``tf.function`` made once per ``key`` (running a strategy eagerly is slow).
+        """
         replicas = self.strategy.num_replicas_in_sync
         parts = np.array_split(batch, replicas)
 
         def slice_for(context: tf.distribute.experimental.ValueContext) -> tf.Tensor:
             return tf.constant(parts[context.replica_id_in_sync_group])
 
+        functions = self.__dict__.setdefault("_replicated", {})
+        if key not in functions:
+            functions[key] = tf.function(lambda values: self.strategy.run(fn, args=(values,)), reduce_retracing=True)
         values = self.strategy.experimental_distribute_values_from_function(slice_for)
-        results = self.strategy.run(fn, args=(values,))
+        results = functions[key](values)
         per_replica = [tf.nest.map_structure(np.asarray, r) for r in self.strategy.experimental_local_results(results)]
         nonempty = [r for r, part in zip(per_replica, parts, strict=True) if len(part)]
         return tf.nest.map_structure(lambda *xs: np.concatenate(xs, axis=0), *nonempty)
@@ -234,7 +240,7 @@ class Probe:
             if self.strategy is None:
                 parts.append(np.asarray(run(tf.constant(batch))))
             else:
-                parts.append(self._distributed(run, batch))
+                parts.append(self._distributed(("gradients", name, channel, _key(index), id(objective)), run, batch))
             if bar is not None:
                 bar.update(sum(len(p) for p in parts))
         return np.concatenate(parts).astype(np.float32, copy=False)
@@ -292,6 +298,10 @@ class Probe:
                 writer.write(values)
             writer.finish(ids)
         return ActivationFile(path)
+
+
+def _key(index: Sequence[int] | None) -> tuple[int, ...] | None:
+    return None if index is None else tuple(int(i) for i in index)
 
 
 def _config_json(model: keras.Model) -> str:

@@ -1,29 +1,14 @@
-"""The ``tfprobe`` command line: one sub-command per verb.
-
-``tfprobe run``
-    Build the recurrent network (optionally from the authors' ``.pth``
-    checkpoint), run one batch of images through it, print what it computed
-    and write a SavedModel export.
-``tfprobe export``
-    Write the SavedModel of a network (from a ``.pth`` checkpoint, or freshly
-    initialised) and list its signature.
-
-Bad input ends the command with exit status 2 and a one-line reason.
-"""
+"""``tfprobe run`` and ``tfprobe export``: the recurrent network itself."""
 
 from __future__ import annotations
 
 import argparse
-import sys
-from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
-__all__ = ["main"]
 
-
-def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
+def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--code", default="bglt_0111", help="recurrence flags, the authors' code (default bglt_0111)")
     parser.add_argument("--timesteps", type=int, default=4, help="time steps to unroll (default 4)")
     parser.add_argument("--n-feats", type=int, default=8, help="conv1 channels (default 8)")
@@ -35,7 +20,7 @@ def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of the weight initialisation and images")
 
 
-def _build_model(args: argparse.Namespace):
+def build_model(args: argparse.Namespace):
     import keras
 
     from tfprobe.models import GainModulatedRNN
@@ -62,12 +47,12 @@ def _describe_shape(value: object) -> str:
     return "x".join(str(d) for d in np.shape(value))
 
 
-def _run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
     from tfprobe.export import export_saved_model
 
     if args.batch < 1:
         raise ValueError(f"--batch must be >= 1, got {args.batch}")
-    model = _build_model(args)
+    model = build_model(args)
     images = _demo_images(args.batch, args.seed)
     out = model(images, return_activations=True).numpy()
     source = f"weights from {args.checkpoint}" if args.checkpoint else "random initial weights (no --checkpoint)"
@@ -87,10 +72,10 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _export(args: argparse.Namespace) -> int:
+def export(args: argparse.Namespace) -> int:
     from tfprobe.export import export_saved_model, saved_model_output_names
 
-    model = _build_model(args)
+    model = build_model(args)
     path = export_saved_model(model, args.out, overwrite=args.overwrite)
     names = saved_model_output_names(model)
     print(f"wrote a SavedModel to {path.resolve()}")
@@ -99,35 +84,17 @@ def _export(args: argparse.Namespace) -> int:
     return 0
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="tfprobe", description="Probe vision networks in TensorFlow / Keras.")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+def add_commands(commands: argparse._SubParsersAction) -> None:
+    """Register ``run`` and ``export``."""
+    parser = commands.add_parser("run", help="build the recurrent network, run a batch, write an export")
+    add_model_arguments(parser)
+    parser.add_argument("--batch", type=int, default=4, help="images in the batch (default 4)")
+    parser.add_argument("--out", type=Path, default=Path("tfprobe-export"), help="SavedModel directory to write")
+    parser.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
+    parser.set_defaults(handler=run)
 
-    run = commands.add_parser("run", help="build the recurrent network, run a batch, write an export")
-    _add_model_arguments(run)
-    run.add_argument("--batch", type=int, default=4, help="images in the batch (default 4)")
-    run.add_argument("--out", type=Path, default=Path("tfprobe-export"), help="SavedModel directory to write")
-    run.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
-    run.set_defaults(handler=_run)
-
-    export = commands.add_parser("export", help="write the recurrent network as a SavedModel")
-    _add_model_arguments(export)
-    export.add_argument("--out", type=Path, required=True, help="SavedModel directory to write")
-    export.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
-    export.set_defaults(handler=_export)
-    return parser
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``tfprobe`` command; returns the exit status."""
-    args = _parser().parse_args(argv)
-    try:
-        return args.handler(args)
-    except (ValueError, FileNotFoundError, FileExistsError, TypeError) as exc:
-        message = " ".join(str(exc).split())
-        print(f"tfprobe {args.command}: error: {message}", file=sys.stderr)
-        return 2
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    parser = commands.add_parser("export", help="write the recurrent network as a SavedModel")
+    add_model_arguments(parser)
+    parser.add_argument("--out", type=Path, required=True, help="SavedModel directory to write")
+    parser.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
+    parser.set_defaults(handler=export)

@@ -1,0 +1,7 @@
+"""``python -m tfprobe.cli``."""
+
+import sys
+
+from tfprobe.cli import main
+
+sys.exit(main())
