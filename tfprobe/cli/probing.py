@@ -68,6 +68,94 @@ def act(args: argparse.Namespace) -> int:
     return 0
 
 
+def read_labels(path: Path) -> tuple[dict[str, np.ndarray], np.ndarray | None]:
+    """Label vectors from ``.npz`` (one array per label), ``.csv`` (a header row; one column per label) or
+    ``.npy`` (one vector, named ``label``); an ``ids`` array / ``id`` column, if present, names the stimuli."""
+    if not path.is_file():
+        raise FileNotFoundError(f"label file {str(path)!r} does not exist")
+    try:
+        if path.suffix == ".npz":
+            with np.load(path, allow_pickle=False) as archive:
+                columns = {key: archive[key] for key in archive.keys()}
+        elif path.suffix == ".npy":
+            columns = {"label": np.load(path, allow_pickle=False)}
+        elif path.suffix == ".csv":
+            table = np.genfromtxt(path, delimiter=",", names=True, dtype=None, encoding="utf-8")
+            columns = {name: np.atleast_1d(table[name]) for name in table.dtype.names}
+        else:
+            raise ValueError(f"label file {path} must be .npz, .csv or .npy")
+    except (OSError, ValueError) as error:
+        if "must be .npz" in str(error):
+            raise
+        raise ValueError(f"cannot read label file {path}: {error}") from None
+    ids = columns.pop("ids", None)
+    ids = columns.pop("id", ids)
+    if not columns:
+        raise ValueError(f"label file {path} holds no labels (only ids)")
+    return columns, ids
+
+
+def _align(labels: dict[str, np.ndarray], label_ids: np.ndarray | None, ids: np.ndarray, where: Path) -> dict:
+    """The labels in the activation file's stimulus order."""
+    if label_ids is None:
+        for name, values in labels.items():
+            if len(values) != len(ids):
+                raise ValueError(
+                    f"label {name!r} in {where} has {len(values)} values but the activations hold {len(ids)} stimuli"
+                )
+        return labels
+    position = {str(key): i for i, key in enumerate(label_ids)}
+    missing = [str(key) for key in ids if str(key) not in position]
+    if missing:
+        raise ValueError(f"{len(missing)} stimuli of the activation file have no label in {where}, e.g. {missing[:3]}")
+    order = np.array([position[str(key)] for key in ids])
+    return {name: values[order] for name, values in labels.items()}
+
+
+def decode_command(args: argparse.Namespace) -> int:
+    from tfprobe.decoding import HoldOut, decode
+    from tfprobe.probing.store import load_activations
+
+    if args.out is not None and args.out.exists() and not args.overwrite:
+        raise FileExistsError(f"{args.out} exists: pass --overwrite to replace it")
+    activations = load_activations(args.activations)
+    labels, label_ids = read_labels(args.labels)
+    labels = _align(labels, label_ids, activations.ids, args.labels)
+    if args.targets:
+        unknown = [t for t in args.targets if t not in labels]
+        if unknown:
+            raise ValueError(f"no label {unknown[0]!r} in {args.labels}; it has {', '.join(labels)}")
+        labels = {name: labels[name] for name in args.targets}
+    features = activations.subset(args.units or activations.units)
+    cv = HoldOut(args.holdout) if args.holdout else args.cv
+    print(
+        f"decoding {', '.join(labels)} from {len(features)} units of {activations.path.name} "
+        f"({activations.n_stimuli} stimuli; {args.classifier}, C={args.C}, "
+        f"{f'hold-out of the last {args.holdout}' if args.holdout else f'{args.cv}-fold cross-validation'}"
+        f"{f', PCA {args.pca}' if args.pca else ''})"
+    )
+    result = decode(
+        features,
+        labels,
+        cv=cv,
+        classifier=args.classifier,
+        C=args.C,
+        pca=args.pca,
+        standardize=not args.no_standardize,
+        seed=args.seed,
+    )
+    print(result.table())
+    if args.out is not None:
+        result.save(args.out)
+        print(f"wrote {args.out}")
+    if args.figure is not None:
+        from tfprobe.figures.decoding import plot_layerwise
+
+        plot_layerwise(result, target=args.figure_target or result.targets[0], path=args.figure)
+        print(f"wrote {args.figure}")
+    return 0
+
+
 def add_commands(commands: argparse._SubParsersAction) -> None:
     """Register ``act`` and ``decode``."""
     parser = commands.add_parser(
@@ -91,3 +179,28 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--overwrite", action="store_true", help="replace an existing file")
     parser.add_argument("--list", action="store_true", help="list the model's units and exit")
     parser.set_defaults(handler=act)
+
+    parser = commands.add_parser(
+        "decode",
+        help="decode labels from an activation file, unit by unit, with cross-validation",
+        description="Fit linear read-outs from every unit of an activation file (tfprobe act) to each label and "
+        "report held-out accuracy (mean and SEM over folds).",
+    )
+    parser.add_argument("activations", type=Path, help="the .h5 file written by tfprobe act")
+    parser.add_argument(
+        "labels", type=Path, help=".npz (one array per label), .csv (header row) or .npy; optional ids / id column"
+    )
+    parser.add_argument("--targets", nargs="+", metavar="LABEL", help="labels to decode (default: all)")
+    parser.add_argument("--units", nargs="+", metavar="UNIT", help="units to decode from (default: all)")
+    parser.add_argument("--classifier", choices=("logistic", "svm"), default="logistic", help="default logistic")
+    parser.add_argument("--cv", type=int, default=10, help="k-fold cross-validation (default 10)")
+    parser.add_argument("--holdout", type=int, help="instead: test on the last N stimuli (the original's 200)")
+    parser.add_argument("--pca", type=int, help="PCA components fitted on each training fold")
+    parser.add_argument("--C", type=float, default=1.0, help="inverse L2 strength, scikit-learn's C (default 1)")
+    parser.add_argument("--no-standardize", action="store_true", help="do not z-score features")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the fold split")
+    parser.add_argument("--out", type=Path, help="write the result as JSON")
+    parser.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
+    parser.add_argument("--figure", type=Path, help="save a bar plot (accuracy per unit, SEM error bars)")
+    parser.add_argument("--figure-target", help="label shown in --figure (default: the first)")
+    parser.set_defaults(handler=decode_command)

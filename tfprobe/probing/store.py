@@ -268,8 +268,31 @@ class ActivationFile(Mapping[str, np.ndarray]):
         except (OSError, KeyError) as error:
             raise ActivationFileError(f"cannot read unit {unit!r} from {self.path}: {error}") from None
 
+    def subset(self, units: Sequence[str]) -> Mapping[str, np.ndarray]:
+        """A lazy mapping of some of the units (each read from disk when asked for)."""
+        for unit in units:
+            if unit not in self.units:
+                raise unknown_unit(unit, self.units, f"unit in {self.path.name}:")
+        return _UnitView(self, list(units))
+
     def __repr__(self) -> str:
         return f"ActivationFile({str(self.path)!r}, {self.n_stimuli} stimuli, units={self.units})"
+
+
+class _UnitView(Mapping[str, np.ndarray]):
+    def __init__(self, file: ActivationFile, units: list[str]) -> None:
+        self._file, self._units = file, units
+
+    def __getitem__(self, unit: str) -> np.ndarray:
+        if unit not in self._units:
+            raise unknown_unit(unit, self._units, "unit in this selection:")
+        return self._file.read(unit)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._units)
+
+    def __len__(self) -> int:
+        return len(self._units)
 
 
 def _attr(value: Any) -> Any:

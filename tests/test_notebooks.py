@@ -1,0 +1,27 @@
+"""The notebooks run top to bottom (in a scratch folder, with the installed tfprobe and its command line)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
+
+
+@pytest.mark.heavy
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_notebook_runs_top_to_bottom(path: Path, tmp_path: Path) -> None:
+    copy = tmp_path / path.name
+    shutil.copy(path, copy)
+    notebook = nbformat.read(copy, as_version=4)
+    client = NotebookClient(notebook, timeout=900, kernel_name="python3", resources={"metadata": {"path": tmp_path}})
+    client.execute()  # raises CellExecutionError, with the failing cell and its traceback, if any cell fails
+    errors = [o for c in notebook.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
+    assert not errors
+    if path.stem == "layerwise_probing":
+        written = {p.name for p in (tmp_path / "layerwise_probing_outputs").iterdir()}
+        assert {"fashion_cnn.act.h5", "decoding.json", "footwear_by_layer.png", "cli.act.h5"} <= written
