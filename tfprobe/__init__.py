@@ -4,7 +4,8 @@ from tfprobe._runtime import configure_tensorflow_runtime
 
 configure_tensorflow_runtime()
 
-from tfprobe import datasets, figures  # noqa: E402  (the runtime is configured before TensorFlow loads)
+from tfprobe import datasets, decoding, figures  # noqa: E402  (the runtime is configured before TensorFlow loads)
+from tfprobe.decoding import decode  # noqa: E402
 from tfprobe.errors import (  # noqa: E402
     CheckpointError,
     CheckpointMismatchError,
@@ -29,6 +30,8 @@ __all__ = [
     "UnsafeCheckpointError",
     "__version__",
     "datasets",
+    "decode",
+    "decoding",
     "export_saved_model",
     "figures",
     "load_activations",

@@ -1,6 +1,14 @@
 """Figures: every function returns a matplotlib ``Figure`` and saves it when given a path."""
 
+from tfprobe.figures.decoding import plot_layerwise, plot_over_time
 from tfprobe.figures.saving import save_figure
 from tfprobe.figures.scenes import plot_perturbations, plot_same_label_pairs, plot_scene_grid
 
-__all__ = ["plot_perturbations", "plot_same_label_pairs", "plot_scene_grid", "save_figure"]
+__all__ = [
+    "plot_layerwise",
+    "plot_over_time",
+    "plot_perturbations",
+    "plot_same_label_pairs",
+    "plot_scene_grid",
+    "save_figure",
+]
