@@ -47,6 +47,7 @@ def test_decode_prints_a_table_and_writes_json_and_a_figure(activation_file, tmp
     printed = capsys.readouterr().out
     assert "decoding bright, noise from 2 units of acts.h5 (120 stimuli; logistic, C=1.0, 5-fold" in printed
     assert re.search(r"conv\s+\d+\.\d ± \d+\.\d", printed) and f"wrote {out}" in printed
+    assert "10/10" in printed  # the progress bar: 2 units x 5 folds
     result = DecodingResult.load(out)
     expected = decode(_features(path), labels, cv=5)
     np.testing.assert_allclose(result.scores, expected.scores)

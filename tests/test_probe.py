@@ -17,7 +17,7 @@ def small_cnn() -> keras.Model:
     keras.utils.set_random_seed(0)
     return keras.Sequential(
         [
-            keras.Input((28, 28, 1)),
+            keras.Input((28, 28, 1), name="pixels"),
             keras.layers.Conv2D(6, 3, activation="relu", name="conv1"),
             keras.layers.MaxPooling2D(name="pool1"),
             keras.layers.Conv2D(8, 3, activation="relu", name="conv2"),
@@ -40,15 +40,15 @@ def digits() -> np.ndarray:
 
 
 def direct(model: keras.Model, layer: str, images: np.ndarray) -> np.ndarray:
-    return keras.Model(model.input, model.get_layer(layer).output)(images, training=False).numpy()
+    return keras.Model(model.inputs[0], model.get_layer(layer).output)(images, training=False).numpy()
 
 
 def test_units_of_a_sequential_model(cnn) -> None:
     probe = Probe(cnn)
     units = probe.units
-    assert list(units) == ["input_layer", "conv1", "pool1", "conv2", "drop", "flat", "logits"]
+    assert list(units) == ["pixels", "conv1", "pool1", "conv2", "drop", "flat", "logits"]
     assert units["conv1"].shape == (26, 26, 6) and units["logits"].shape == (10,)
-    assert units["input_layer"].kind == "input" and units["conv2"].kind == "layer"
+    assert units["pixels"].kind == "input" and units["conv2"].kind == "layer"
     assert probe.input_shape == (28, 28, 1)
     assert "conv2" in probe.summary() and "(11, 11, 8)" in probe.summary()
 
@@ -119,13 +119,13 @@ def test_nested_application_layers_are_units() -> None:
     assert "vgg16" in probe.units and "gap" in probe.units
     images = np.random.default_rng(2).random((3, 32, 32, 3)).astype("float32")
     acts = probe.activations(images, ["vgg16/block3_conv1", "vgg16/block5_pool", "out"], progress=False)
-    inner = keras.Model(vgg.input, vgg.get_layer("block3_conv1").output)(images).numpy()
+    inner = keras.Model(vgg.inputs[0], vgg.get_layer("block3_conv1").output)(images).numpy()
     np.testing.assert_allclose(acts["vgg16/block3_conv1"], inner, rtol=1e-5, atol=1e-4)
     np.testing.assert_allclose(acts["out"], model(images).numpy(), rtol=1e-5, atol=1e-5)
     # the application on its own, and a sub-model cut at one of its layers
     direct_probe = Probe(vgg)
     assert "block1_conv1" in direct_probe.units
-    cut = keras.Model(vgg.input, vgg.get_layer("block2_pool").output)
+    cut = keras.Model(vgg.inputs[0], vgg.get_layer("block2_pool").output)
     assert list(Probe(cut).units)[-1] == "block2_pool"
     np.testing.assert_allclose(
         Probe(cut).activations(images, "block2_pool", progress=False)["block2_pool"], cut(images).numpy(), atol=1e-5
@@ -193,7 +193,7 @@ def test_bad_datasets_and_options(cnn) -> None:
 
 
 def tape_gradient(model: keras.Model, layer: str, images: np.ndarray, fn) -> np.ndarray:
-    sub = keras.Model(model.input, model.get_layer(layer).output)
+    sub = keras.Model(model.inputs[0], model.get_layer(layer).output)
     x = tf.constant(images)
     with tf.GradientTape() as tape:
         tape.watch(x)

@@ -143,6 +143,7 @@ def decode_command(args: argparse.Namespace) -> int:
         pca=args.pca,
         standardize=not args.no_standardize,
         seed=args.seed,
+        progress=True,
     )
     print(result.table())
     if args.out is not None:

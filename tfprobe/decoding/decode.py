@@ -7,6 +7,7 @@ import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+import keras
 import numpy as np
 import tensorflow as tf
 
@@ -158,6 +159,7 @@ def decode(
     tol: float = 1e-4,
     max_iter: int = 100,
     batch_floats: int = DEFAULT_BATCH_FLOATS,
+    progress: bool = False,
 ) -> DecodingResult:
     """Held-out accuracy of a linear read-out of every target from every unit.
 
@@ -198,6 +200,8 @@ def decode(
         ``max_iter`` Newton iterations (a :class:`DecodingConvergenceWarning` is issued then).
     batch_floats : int
         Memory bound of one training batch, in floats of reduced features.
+    progress : bool
+        Show a progress bar over units and folds.
 
     Returns
     -------
@@ -247,6 +251,7 @@ def decode(
         layout = ColumnLayout(tuple(t.n_classes for t in encoded), classifier)
         options = SolverOptions(tol=float(tol), max_iter=int(max_iter))
         trainer = _BatchTrainer(layout, encoded, folds, scores, float(C), intercept_scaling, options, batch_floats)
+    bar = keras.utils.Progbar(len(unit_names) * len(folds), unit_name="fold") if progress else None
     for u, name in enumerate(features.keys()):
         flat = read_unit(unit_names[u], features[name], n, encoded[0].name)
         if pca is not None and pca > flat.shape[1]:
@@ -264,6 +269,8 @@ def decode(
                     model = _clone(classifier)
                     model.fit(x_train, target.codes[fold[0]])
                     scores[u, t, f] = np.mean(np.asarray(model.predict(x_test)) == target.codes[fold[1]])
+            if bar is not None:
+                bar.update(u * len(folds) + f + 1)
         del activations
     if trainer is not None:
         trainer.flush()
