@@ -47,13 +47,9 @@ def activations(n_scenes: int, seed: int, timesteps: int) -> tuple[dict[str, np.
     scenes = ClutteredScenes("train", seed=seed, digits=digits, fashion=fashion).sample(n_scenes)
     keras.utils.set_random_seed(seed)
     model = tfprobe.GainModulatedRNN.from_code("bglt_0111", timesteps=timesteps)
-    units = {}
-    for start in range(0, n_scenes, 250):  # batches bound the memory of the 96x96 maps
-        out = model(scenes.images[start : start + 250], return_activations=True)
-        for stage in STAGES:
-            for t in range(timesteps):
-                units.setdefault(f"{stage}@t{t}", []).append(np.asarray(out.activations[stage][t]))
-    flat = {name: np.concatenate(parts).reshape(n_scenes, -1) for name, parts in units.items()}
+    # batches of 250 bound the memory of the 96x96 maps the network computes on the way
+    recorded = tfprobe.Probe(model, batch_size=250).activations(scenes.images, list(STAGES), progress=False)
+    flat = {name: values.reshape(n_scenes, -1) for name, values in recorded.items()}
     return flat, {key: scenes.labels[key] for key in VARIABLES}
 
 
