@@ -16,9 +16,10 @@ Circuits, feature visualization, perturbation and psychophysics tools build on i
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import keras
@@ -78,6 +79,7 @@ class Probe:
             candidate = getattr(model, "distribute_strategy", None)
             strategy = candidate if candidate is not None and candidate.num_replicas_in_sync > 1 else None
         self.strategy = strategy
+        self._replicated: dict[Any, Any] = {}  # key -> replicated tf.function
 
     # ------------------------------------------------------------------ units
 
@@ -113,14 +115,30 @@ class Probe:
 
     # ------------------------------------------------------------------ forward passes
 
-    def _forward(self, batch: np.ndarray, names: tuple[str, ...], pool: Pool) -> dict[str, np.ndarray]:
+    def _map_batches(
+        self, stimuli: Stimuli, batch_size: int | None, progress: bool, key: Any, fn: Callable[[tf.Tensor], Any]
+    ) -> Iterator[Any]:
+        """``fn`` of every batch of stimuli, as numpy, split across replicas under a strategy."""
+        batches = self._batches(stimuli, batch_size)
+        bar = keras.utils.Progbar(batches.count, unit_name="stimulus") if progress else None
+        seen = 0
+        for batch in batches:
+            if self.strategy is None:
+                yield tf.nest.map_structure(np.asarray, fn(tf.constant(batch)))
+            else:
+                yield self._distributed(key, fn, batch)
+            seen += len(batch)
+            if bar is not None:
+                bar.update(seen)
+
+    def _activation_batches(
+        self, stimuli: Stimuli, names: tuple[str, ...], pool: Pool, batch_size: int | None, progress: bool
+    ) -> Iterator[dict[str, np.ndarray]]:
         def run(images: tf.Tensor) -> dict[str, tf.Tensor]:
             outputs = self._backend.forward(images, names)
             return {name: pool_activation(outputs[name], pool) for name in names}
 
-        if self.strategy is None:
-            return {name: np.asarray(value) for name, value in run(tf.constant(batch)).items()}
-        return self._distributed(("activations", names, repr(pool)), run, batch)
+        return self._map_batches(stimuli, batch_size, progress, ("activations", names, repr(pool)), run)
 
     def _distributed(self, key: Any, fn: Callable[[tf.Tensor], Any], batch: np.ndarray) -> Any:
         """Run ``fn`` on contiguous slices of the batch, one per replica, and put the results back in order.
@@ -133,11 +151,11 @@ class Probe:
         def slice_for(context: tf.distribute.experimental.ValueContext) -> tf.Tensor:
             return tf.constant(parts[context.replica_id_in_sync_group])
 
-        functions = self.__dict__.setdefault("_replicated", {})
-        if key not in functions:
-            functions[key] = tf.function(lambda values: self.strategy.run(fn, args=(values,)), reduce_retracing=True)
+        if key not in self._replicated:
+            step = tf.function(lambda values: self.strategy.run(fn, args=(values,)), reduce_retracing=True)
+            self._replicated[key] = step
         values = self.strategy.experimental_distribute_values_from_function(slice_for)
-        results = functions[key](values)
+        results = self._replicated[key](values)
         per_replica = [tf.nest.map_structure(np.asarray, r) for r in self.strategy.experimental_local_results(results)]
         nonempty = [r for r, part in zip(per_replica, parts, strict=True) if len(part)]
         return tf.nest.map_structure(lambda *xs: np.concatenate(xs, axis=0), *nonempty)
@@ -177,23 +195,10 @@ class Probe:
         names = tuple(self.resolve(units))
         parse_pool(pool)
         chunks: dict[str, list[np.ndarray]] = {name: [] for name in names}
-        for values in self._run(stimuli, names, pool, batch_size, progress):
+        for values in self._activation_batches(stimuli, names, pool, batch_size, progress):
             for name in names:
                 chunks[name].append(values[name])
         return {name: np.concatenate(parts).astype(np.float32, copy=False) for name, parts in chunks.items()}
-
-    def _run(
-        self, stimuli: Stimuli, names: tuple[str, ...], pool: Pool, batch_size: int | None, progress: bool
-    ) -> Any:
-        batches = self._batches(stimuli, batch_size)
-        bar = keras.utils.Progbar(batches.count, unit_name="stimulus") if progress else None
-        seen = 0
-        for batch in batches:
-            values = self._forward(batch, names, pool)
-            seen += len(batch)
-            if bar is not None:
-                bar.update(seen)
-            yield values
 
     # ------------------------------------------------------------------ gradients
 
@@ -233,16 +238,8 @@ class Probe:
                 total = tf.reduce_sum(values)
             return tape.gradient(total, images)
 
-        parts = []
-        batches = self._batches(stimuli, batch_size)
-        bar = keras.utils.Progbar(batches.count, unit_name="stimulus") if progress else None
-        for batch in batches:
-            if self.strategy is None:
-                parts.append(np.asarray(run(tf.constant(batch))))
-            else:
-                parts.append(self._distributed(("gradients", name, channel, _key(index), id(objective)), run, batch))
-            if bar is not None:
-                bar.update(sum(len(p) for p in parts))
+        key = ("gradients", name, channel, None if index is None else tuple(index), id(objective))
+        parts = list(self._map_batches(stimuli, batch_size, progress, key, run))
         return np.concatenate(parts).astype(np.float32, copy=False)
 
     # ------------------------------------------------------------------ files
@@ -282,8 +279,8 @@ class Probe:
         names = tuple(self.resolve(units))
         parse_pool(pool)
         infos = [
-            UnitInfo(**{**vars(self._backend.units[n]), "shape": pooled_shape(self._backend.units[n].shape, pool)})
-            for n in names
+            dataclasses.replace(info, shape=pooled_shape(info.shape, pool))
+            for info in (self._backend.units[n] for n in names)
         ]
         metadata = {
             "tfprobe_version": tfprobe.__version__,
@@ -294,18 +291,18 @@ class Probe:
             "input_shape": [None if d is None else int(d) for d in self.input_shape],
         }
         with ActivationWriter(path, infos, metadata, mode=mode, overwrite=overwrite) as writer:
-            for values in self._run(stimuli, names, pool, batch_size, progress):
+            for values in self._activation_batches(stimuli, names, pool, batch_size, progress):
                 writer.write(values)
             writer.finish(ids)
         return ActivationFile(path)
 
 
-def _key(index: Sequence[int] | None) -> tuple[int, ...] | None:
-    return None if index is None else tuple(int(i) for i in index)
-
-
 def _config_json(model: keras.Model) -> str:
-    """The model's Keras config as JSON, or "" when it has none that serialises."""
+    """The model's Keras config as JSON, for the file's ``model_config`` attribute.
+
+    Models without a config (a subclass that does not implement ``get_config``) or with one that is not
+    JSON (custom objects) are still recorded by name and class; their ``model_config`` is ``""``.
+    """
     try:
         return json.dumps(model.get_config())
     except (NotImplementedError, TypeError, ValueError):

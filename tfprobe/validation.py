@@ -9,7 +9,14 @@ import tensorflow as tf
 
 from tfprobe.errors import ImageInputError
 
-__all__ = ["check_images"]
+__all__ = ["check_images", "shape_matches"]
+
+
+def shape_matches(shape: tuple[int | None, ...], expected: tuple[int | None, ...]) -> bool:
+    """Whether ``shape`` is ``expected``, a None in either (unknown or any size) matching every size."""
+    if len(shape) != len(expected):
+        return False
+    return all(e is None or s is None or s == e for s, e in zip(shape, expected, strict=True))
 
 
 def _shape_and_dtype(images: Any) -> tuple[tuple[int | None, ...], np.dtype | None]:
@@ -63,7 +70,7 @@ def check_images(images: Any, expected: tuple[int, ...], what: str = "images") -
     if len(shape) != len(expected) + 1:
         raise ImageInputError(f"{what}: expected shape {wanted} (channels-last), got {tuple(shape)}")
     per_example = tuple(shape[1:])
-    if per_example != tuple(expected) and None not in per_example:
+    if not shape_matches(per_example, tuple(expected)):
         hint = ""
         channels_first = (expected[-1], *expected[:-1])
         if per_example == channels_first:

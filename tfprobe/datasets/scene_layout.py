@@ -86,13 +86,6 @@ class SceneLayout:
         return SceneLayout(**{f.name: getattr(self, f.name)[item] for f in dataclasses.fields(self)})
 
 
-def concatenate_layouts(layouts: list[SceneLayout]) -> SceneLayout:
-    """One layout holding the scenes of several, in order."""
-    return SceneLayout(
-        **{f.name: np.concatenate([getattr(x, f.name) for x in layouts]) for f in dataclasses.fields(SceneLayout)}
-    )
-
-
 def _scramble_orders(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
     """Uniform non-identity permutations of 9 cells (rejection, like the original's while loop)."""
     identity = np.arange(9)

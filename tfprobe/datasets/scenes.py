@@ -230,10 +230,8 @@ class ClutteredScenes:
 
         def render_batch(k: np.int64) -> list[np.ndarray]:
             rng = np.random.default_rng([entropy, int(k)])
-            layout = draw_layout(rng, batch_size, self.objects.n_digits, self.objects.n_fashion)
-            images, _ = render_layout(layout, self.objects)
-            labels = scene_labels(layout, self.objects)
-            return [images, *(labels[key] for key in keys)]
+            scenes = self.render(draw_layout(rng, batch_size, self.objects.n_digits, self.objects.n_fashion))
+            return [scenes.images, *(scenes.labels[key] for key in keys)]
 
         def as_element(k: tf.Tensor) -> tuple | tf.Tensor:
             out = tf.numpy_function(render_batch, [k], [tf.float32] + [tf.int64] * len(keys), stateful=False)

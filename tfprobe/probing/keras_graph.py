@@ -55,8 +55,7 @@ class KerasGraphUnits:
             history = getattr(original, "_keras_history", None)
             self._record(history.operation.name if history else "input", fresh, kind="input")
         self._replay(graph, self.inputs, prefix="")
-        self._extractors: dict[tuple[str, ...], keras.Model] = {}
-        self._functions: dict[tuple[str, ...], Any] = {}
+        self._forward_functions: dict[tuple[str, ...], Any] = {}
 
     @property
     def input_shape(self) -> tuple[int | None, ...]:
@@ -98,16 +97,16 @@ class KerasGraphUnits:
         raise unknown_unit(name, self.units)
 
     def extractor(self, names: tuple[str, ...]) -> keras.Model:
-        """A model from the inputs to the named units' outputs (cached per set of names)."""
-        if names not in self._extractors:
-            outputs = {name: self.tensors[name] for name in names}
-            inputs = self.inputs[0] if len(self.inputs) == 1 else self.inputs
-            self._extractors[names] = keras.Model(inputs, outputs, name=f"{self.model.name}_probe")
-        return self._extractors[names]
+        """A model from the inputs to the named units' outputs, sharing the original's layers and weights."""
+        inputs = self.inputs[0] if len(self.inputs) == 1 else self.inputs
+        return keras.Model(inputs, {name: self.tensors[name] for name in names}, name=f"{self.model.name}_probe")
 
     def forward(self, images: tf.Tensor, names: tuple[str, ...]) -> dict[str, tf.Tensor]:
-        """The named units' activations for a batch (inference mode: dropout off, batch-norm statistics fixed)."""
-        if names not in self._functions:
+        """The named units' activations for a batch (inference mode: dropout off, batch-norm statistics fixed).
+
+        The extractor runs as a ``tf.function`` made once per set of names.
+        """
+        if names not in self._forward_functions:
             extractor = self.extractor(names)
-            self._functions[names] = tf.function(lambda x: extractor(x, training=False), reduce_retracing=True)
-        return dict(self._functions[names](images))
+            self._forward_functions[names] = tf.function(lambda x: extractor(x, training=False), reduce_retracing=True)
+        return dict(self._forward_functions[names](images))

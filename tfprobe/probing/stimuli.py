@@ -13,14 +13,9 @@ import numpy as np
 import tensorflow as tf
 
 from tfprobe.errors import ImageInputError
+from tfprobe.validation import shape_matches
 
 Stimuli = np.ndarray | tf.data.Dataset
-
-
-def _fits(shape: tuple[int | None, ...], expected: tuple[int | None, ...]) -> bool:
-    if len(shape) != len(expected):
-        return False
-    return all(e is None or s is None or s == e for s, e in zip(shape, expected, strict=True))
 
 
 def _describe(expected: tuple[int | None, ...]) -> str:
@@ -29,12 +24,12 @@ def _describe(expected: tuple[int | None, ...]) -> str:
 
 def check_stimulus_shape(shape: tuple[int | None, ...], expected: tuple[int | None, ...], what: str) -> None:
     """Raise :class:`ImageInputError` unless ``shape`` is a batch of ``expected`` per-stimulus shape."""
-    if _fits(tuple(shape[1:]), expected):
+    if shape_matches(tuple(shape[1:]), expected):
         return
     hint = ""
-    if _fits(tuple(shape), expected):
+    if shape_matches(tuple(shape), expected):
         hint = "; that is a single stimulus: add the batch axis, e.g. images[None]"
-    elif len(shape) == len(expected) + 1 and _fits((*shape[2:], shape[1]), expected):
+    elif len(shape) == len(expected) + 1 and shape_matches((*shape[2:], shape[1]), expected):
         hint = "; this looks channels-first: move the channel axis last, e.g. np.moveaxis(images, 1, -1)"
     raise ImageInputError(f"{what}: expected stimuli of shape {_describe(expected)}, got {tuple(shape)}{hint}")
 
@@ -79,7 +74,7 @@ class StimulusSet:
         if isinstance(stimuli, tf.data.Dataset):
             spec = _image_spec(stimuli.element_spec)
             shape = tuple(spec.shape.as_list())
-            if _fits(shape, self.expected):
+            if shape_matches(shape, self.expected):
                 stimuli = stimuli.batch(batch_size)
             else:
                 check_stimulus_shape(shape, self.expected, "stimulus dataset")
@@ -95,7 +90,7 @@ class StimulusSet:
             if not (np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.integer)):
                 raise ImageInputError(f"stimuli must be a numeric array, got dtype {array.dtype}")
             grayscale = self.expected[-1] == 1 and array.ndim == len(self.expected)
-            if grayscale and _fits((*array.shape[1:], 1), self.expected):
+            if grayscale and shape_matches((*array.shape[1:], 1), self.expected):
                 array = array[..., None]  # grayscale images given without their channel axis
             check_stimulus_shape(array.shape, self.expected, "stimuli")
             if len(array) == 0:

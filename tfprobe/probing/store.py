@@ -81,7 +81,8 @@ class ActivationWriter:
         self.appending = mode == "a" and self.path.exists()
         self._temporary: Path | None = None
         self._file: h5py.File | None = None
-        self.written = 0
+        self.written = 0  # rows in the file (appending starts after the existing ones)
+        self._first = 0  # the first row this writer adds
 
     def __enter__(self) -> ActivationWriter:
         handle, name = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".partial", dir=self.path.parent)
@@ -141,8 +142,7 @@ class ActivationWriter:
                 f"cannot append to {self.path}: its activations were pooled as {stored!r}, "
                 f"these as {self.metadata.get('pooling')!r}"
             )
-        self.written = len(self._file[f"activations/{self.units[0].name}"]) if self.units else 0
-        self._start = self.written
+        self.written = self._first = len(self._file["stimulus_ids"])
 
     def write(self, batch: Mapping[str, np.ndarray]) -> None:
         """Append one batch: an array (b, *shape) per unit."""
@@ -158,10 +158,9 @@ class ActivationWriter:
 
     def finish(self, ids: Sequence[Any] | np.ndarray | None) -> None:
         """Store the stimulus ids of what was written (default: running numbers) and publish the file."""
-        start = getattr(self, "_start", 0)
-        count = self.written - start
+        count = self.written - self._first
         if ids is None:
-            new_ids = np.arange(start, self.written, dtype=np.int64)
+            new_ids = np.arange(self._first, self.written, dtype=np.int64)
         else:
             new_ids = np.asarray(ids)
             if new_ids.ndim != 1 or len(new_ids) != count:
