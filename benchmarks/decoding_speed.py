@@ -23,28 +23,23 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import time
 import warnings
-from pathlib import Path
 
 import keras
 import numpy as np
 
 import tfprobe
-from tfprobe.datasets import ClutteredScenes, load_fashion_mnist, load_mnist
+from tfprobe.datasets import ClutteredScenes
 from tfprobe.decoding import HoldOut, decode
 
-REPO = Path(__file__).resolve().parents[1]
 STAGES = ("input", "conv1", "conv2", "fc1")
 VARIABLES = ("category", "x", "y", "scale", "orientation", "domain")
 
 
 def activations(n_scenes: int, seed: int, timesteps: int) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     """Flattened activations of every stage and time step for ``n_scenes`` scenes, and their labels."""
-    digits = load_mnist(allow_single_split=True).train
-    fashion = load_fashion_mnist().train
-    scenes = ClutteredScenes("train", seed=seed, digits=digits, fashion=fashion).sample(n_scenes)
+    scenes = ClutteredScenes("train", seed=seed, allow_single_split=True).sample(n_scenes)
     keras.utils.set_random_seed(seed)
     model = tfprobe.GainModulatedRNN.from_code("bglt_0111", timesteps=timesteps)
     # batches of 250 bound the memory of the 96x96 maps the network computes on the way
@@ -80,9 +75,6 @@ def main() -> None:
     args = parser.parse_args()
     n_test = args.test if args.test is not None else args.scenes // 5
 
-    shared = REPO.parent / "shared" / "data"  # the offline MNIST copy beside a checkout, if present
-    if shared.is_dir():
-        os.environ.setdefault("TFPROBE_DATA_DIR", str(shared))
     features, labels = activations(args.scenes, args.seed, args.timesteps)
     n_train = args.scenes - n_test
     print(

@@ -76,11 +76,8 @@ def main() -> None:
     parser.add_argument("--pipeline-steps", type=int, default=20, help="training steps fed by tf.data (0: skip)")
     args = parser.parse_args()
 
-    shared = REPO.parent / "shared" / "data"  # the offline MNIST copy beside a checkout, if present
-    if shared.is_dir():
-        os.environ.setdefault("TFPROBE_DATA_DIR", str(shared))
-    digits = load_mnist(allow_single_split=True).train
-    fashion = load_fashion_mnist().train
+    digits = load_mnist(allow_single_split=True).train  # offline: the embedded test splits, divided
+    fashion = load_fashion_mnist(allow_single_split=True).train
     generator = ClutteredScenes("train", seed=0, digits=digits, fashion=fashion)
     generator.sample(8)  # compile (or load) the renderer's kernels
 

@@ -54,9 +54,6 @@ def images() -> np.ndarray:
     return batch
 
 
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-
-
 @pytest.fixture(scope="session")
 def reference_scenes():
     """The per-image port of the original scene generator (benchmarks/baselines/reference_scenes.py)."""
@@ -71,9 +68,12 @@ def reference_scenes():
 
 @pytest.fixture(scope="session")
 def scene_sources():
-    """Object images of the offline sources: MNIST's test copy split 55:5:10 and Fashion-MNIST's train split."""
-    from tfprobe.datasets import load_fashion_mnist, load_mnist
+    """Object images from the test splits embedded in tfprobe (assets/data), each divided 55:5:10 with seed 0.
 
-    digits = load_mnist(SHARED_DATA / "mnist", allow_single_split=True, seed=0).train
-    fashion = load_fashion_mnist().train
+    Read from the embedded folders explicitly, so scenes are the same whatever else the machine holds.
+    """
+    from tfprobe.datasets import embedded_dir, load_fashion_mnist, load_mnist
+
+    digits = load_mnist(embedded_dir("mnist"), allow_single_split=True, seed=0).train
+    fashion = load_fashion_mnist(embedded_dir("fashion-mnist"), allow_single_split=True, seed=0).train
     return digits, fashion

@@ -226,7 +226,9 @@ def test_missing_data_names_where_it_looked(scene_sources, tmp_path, monkeypatch
     monkeypatch.setenv("HOME", str(tmp_path))
     monkeypatch.setattr(digit_sources, "_keras_datasets_dir", lambda: tmp_path / "keras")
     monkeypatch.setattr(digit_sources, "_probe_network", lambda timeout=None: "no network (test)")
-    with pytest.raises(DatasetNotFoundError, match=r"(?s)MNIST: no copy found.*Keras cache.*no network \(test\)"):
+    # Only tfprobe's embedded test split is left: refused unless allow_single_split, with every place named.
+    pattern = r"(?s)MNIST: only the test split .*embedded in tfprobe.*allow_single_split=True.*Keras cache.*no network"
+    with pytest.raises(DatasetNotFoundError, match=pattern):
         ClutteredScenes("train", fashion=fashion)
 
 

@@ -10,6 +10,8 @@
     Record the activations of a model's units for a folder or array of stimuli into an HDF5 file.
 ``tfprobe decode``
     Decode labels from an activation file, unit by unit, with cross-validation.
+``tfprobe data``
+    Show where MNIST and Fashion-MNIST are found and which copy a load would use.
 
 Bad input ends the command with exit status 2 and a one-line reason.
 """
@@ -20,7 +22,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from tfprobe.cli import network, probing
+from tfprobe.cli import data, network, probing
 
 __all__ = ["main"]
 
@@ -30,6 +32,7 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     network.add_commands(commands)
     probing.add_commands(commands)
+    data.add_commands(commands)
     return parser
 
 

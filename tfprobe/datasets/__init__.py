@@ -6,7 +6,8 @@ See :mod:`tfprobe.datasets.digits` for where the data is looked for, in which or
 
 from __future__ import annotations
 
-from tfprobe.datasets.digits import ImageSplits, Split, load_fashion_mnist, load_mnist
+from tfprobe.datasets.digits import DataSurvey, ImageSplits, Split, load_fashion_mnist, load_mnist, survey
+from tfprobe.datasets.embedded import EmbeddedDataError, embedded_dir
 from tfprobe.datasets.idx import DatasetFileError, DatasetNotFoundError, read_idx
 from tfprobe.datasets.perturbations import PERTURBATIONS, PerturbedScenes
 from tfprobe.datasets.scene_layout import SceneLayout
@@ -17,14 +18,18 @@ __all__ = [
     "LABEL_KEYS",
     "PERTURBATIONS",
     "ClutteredScenes",
+    "DataSurvey",
     "DatasetFileError",
     "DatasetNotFoundError",
+    "EmbeddedDataError",
     "ImageSplits",
     "PerturbedScenes",
     "SceneLayout",
     "Scenes",
     "Split",
+    "embedded_dir",
     "load_fashion_mnist",
     "load_mnist",
     "read_idx",
+    "survey",
 ]

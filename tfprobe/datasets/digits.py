@@ -33,18 +33,28 @@ computed when called, and the first holding the full data set wins:
    seconds.  TFDS stores examples in its own order, so its train/validation
    partition is not the study's (``.source`` says so).
 
-Steps 2 to 5 are the module-level list :data:`SOURCES`.  When none has the
-data, :class:`~tfprobe.datasets.idx.DatasetNotFoundError` lists every place
-looked at and why it failed.
+6. The test splits embedded in tfprobe (``assets/data/mnist``,
+   ``assets/data/fashion-mnist``; :mod:`tfprobe.datasets.embedded`): 10,000
+   images each, checked against their SHA-256 before use.
+
+Steps 2 to 6 are the module-level list :data:`SOURCES`; :func:`survey` (the
+``tfprobe data`` command) reports what each holds.  When none has the data,
+:class:`~tfprobe.datasets.idx.DatasetNotFoundError` lists every place looked
+at and why it failed.  A source with damaged files is reported and the next
+one is tried, so a broken Keras cache never hides a good copy later in the
+order; the embedded copy comes last, so when it is damaged and no other
+source holds the data its :class:`~tfprobe.datasets.embedded.EmbeddedDataError`
+(naming the file and its expected SHA-256) is raised.
 
 Only the test split
 -------------------
-A source may hold only the 10,000 test images (as the offline ``shared/data/mnist``
-folder beside this repository does for MNIST).  That is used only when no source has the full data set, and
-only with ``allow_single_split=True``: the test images are then divided into
-disjoint train/validation/test splits in the proportions 55:5:10 by
+A source may hold only the 10,000 test images (the embedded copies always do).
+That is used only when no source has the full data set, and only with
+``allow_single_split=True``: the test images are then divided into disjoint
+train/validation/test splits in the proportions 55:5:10 by
 ``np.random.default_rng(seed).permutation``.  Such splits are not the study's;
-``.source`` says so.
+``.source`` says so, and ``.embedded`` is true when the images are tfprobe's
+embedded copy.
 """
 
 from __future__ import annotations
@@ -54,11 +64,13 @@ import os
 import socket
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from tfprobe._assets import MissingAssetError
+from tfprobe.datasets.embedded import EmbeddedDataError, embedded_dir
 from tfprobe.datasets.idx import (
     DatasetFileError,
     DatasetNotFoundError,
@@ -75,10 +87,14 @@ __all__ = [
     "NETWORK_TIMEOUT",
     "SOURCES",
     "VALIDATION_SIZE",
+    "DataSource",
+    "DataSurvey",
     "ImageSplits",
+    "SourceReport",
     "Split",
     "load_fashion_mnist",
     "load_mnist",
+    "survey",
 ]
 
 #: Size of the validation set the study's ``read_data_sets`` took from the start of the training set.
@@ -129,12 +145,16 @@ class ImageSplits:
         Disjoint splits.
     source : str
         The place the data was read from and how it was split.
+    embedded : bool
+        True when the images are the 10,000-image test split embedded in tfprobe (divided into three
+        splits), not a full copy of the data set.
     """
 
     train: Split
     validation: Split
     test: Split
     source: str
+    embedded: bool = False
 
 
 @dataclass(frozen=True)
@@ -157,6 +177,7 @@ class _Found:
     test_labels: np.ndarray
     train_images: np.ndarray | None = None
     train_labels: np.ndarray | None = None
+    embedded: bool = False
 
 
 class _Unavailable(Exception):
@@ -263,7 +284,8 @@ def _drop_channel(images: np.ndarray) -> np.ndarray:
     return images[..., 0] if images.ndim == 4 and images.shape[-1] == 1 else images
 
 
-def _from_tfds(dataset: _Dataset) -> _Found:
+def _tfds_ready(dataset: _Dataset) -> str:
+    """What tensorflow-datasets would do now, or :class:`_Unavailable` with why it cannot be used."""
     if importlib.util.find_spec("tensorflow_datasets") is None:
         raise _Unavailable("tensorflow-datasets is not installed (pip install tensorflow-datasets)")
     problems = []
@@ -274,6 +296,11 @@ def _from_tfds(dataset: _Dataset) -> _Found:
         problems.append(network)
     if problems:
         raise _Unavailable("; ".join(problems))
+    return f"network reachable: tfds.load({dataset.tfds_name!r}) would read its cache or download the full set"
+
+
+def _from_tfds(dataset: _Dataset) -> _Found:
+    _tfds_ready(dataset)
     import tensorflow_datasets as tfds
 
     try:
@@ -291,13 +318,43 @@ def _from_tfds(dataset: _Dataset) -> _Found:
     return _Found(where, arrays[2], arrays[3], arrays[0], arrays[1])
 
 
-#: Places tried, in order, when no ``data_dir`` is given: ``(label, function)`` pairs.  A function
-#: returns the arrays it found or raises with the reason it found none; tests replace this list.
-SOURCES: list[tuple[str, Callable[[_Dataset], _Found]]] = [
-    ("$TFPROBE_DATA_DIR", _from_env_dir),
-    ("Debian dataset-fashion-mnist", _from_debian),
-    ("Keras cache", _from_keras_cache),
-    ("tensorflow-datasets", _from_tfds),
+def _from_embedded(dataset: _Dataset) -> _Found:
+    try:
+        folder = embedded_dir(dataset.subdir)
+    except MissingAssetError as error:
+        raise _Unavailable(str(error)) from None
+    test_images, test_labels = _read_pair(*(folder / f"{stem}.gz" for stem in _TEST_FILES))
+    where = f"the {dataset.title} test split embedded in tfprobe ({folder})"
+    return _Found(where, test_images, test_labels, embedded=True)
+
+
+@dataclass(frozen=True)
+class DataSource:
+    """One place data sets are looked for.
+
+    Attributes
+    ----------
+    label : str
+        How messages and :func:`survey` name the place.
+    read : callable
+        Returns what the place holds, or raises with the reason it holds nothing.
+    check : callable, optional
+        For a place that downloads: says, without downloading, what ``read`` would do (or raises the
+        reason it cannot work); :func:`survey` calls it instead of ``read``.
+    """
+
+    label: str
+    read: Callable[[_Dataset], _Found]
+    check: Callable[[_Dataset], str] | None = None
+
+
+#: Places tried, in order, when no ``data_dir`` is given.  Tests replace this list.
+SOURCES: list[DataSource] = [
+    DataSource("$TFPROBE_DATA_DIR", _from_env_dir),
+    DataSource("Debian dataset-fashion-mnist", _from_debian),
+    DataSource("Keras cache", _from_keras_cache),
+    DataSource("tensorflow-datasets", _from_tfds, check=_tfds_ready),
+    DataSource("embedded in tfprobe", _from_embedded),
 ]
 
 
@@ -323,21 +380,27 @@ def _study_split(found: _Found) -> ImageSplits:
 
 def _single_split(found: _Found, seed: int) -> ImageSplits:
     n = len(found.test_labels)
-    total = sum(_SINGLE_SPLIT_PROPORTIONS)
-    n_validation = round(n * _SINGLE_SPLIT_PROPORTIONS[1] / total)
-    n_test = round(n * _SINGLE_SPLIT_PROPORTIONS[2] / total)
-    n_train = n - n_validation - n_test
+    n_train, n_validation, n_test = _single_split_sizes(n)
     if min(n_train, n_validation, n_test) < 1:
         raise DatasetFileError(f"{found.where}: expected enough test images for three splits, found {n}")
     order = np.random.default_rng(seed).permutation(n)
     parts = [np.sort(part) for part in np.split(order, [n_train, n_train + n_validation])]
     train, validation, test = (Split(found.test_images[p], found.test_labels[p], p.astype(np.int64)) for p in parts)
     source = (
-        f"{found.where}: only the test split ({n:,} images); allow_single_split=True divided it into disjoint "
-        f"train/validation/test of {n_train:,}/{n_validation:,}/{n_test:,} images (55:5:10) with "
-        f"np.random.default_rng({seed}).permutation({n}) (not the study's split; indices refer to the test file)"
+        f"{found.where}: only the test split ({n:,} images), not the full training set; allow_single_split=True "
+        f"divided it into disjoint train/validation/test of {n_train:,}/{n_validation:,}/{n_test:,} images "
+        f"(55:5:10) with np.random.default_rng({seed}).permutation({n}) (not the study's split; indices refer "
+        "to the test file)"
     )
-    return ImageSplits(train, validation, test, source)
+    return ImageSplits(train, validation, test, source, embedded=found.embedded)
+
+
+def _single_split_sizes(n: int) -> tuple[int, int, int]:
+    """Train, validation and test sizes of the 55:5:10 division of ``n`` test images."""
+    total = sum(_SINGLE_SPLIT_PROPORTIONS)
+    n_validation = round(n * _SINGLE_SPLIT_PROPORTIONS[1] / total)
+    n_test = round(n * _SINGLE_SPLIT_PROPORTIONS[2] / total)
+    return n - n_validation - n_test, n_validation, n_test
 
 
 def _single_split_message(dataset: _Dataset, found: _Found) -> str:
@@ -375,17 +438,23 @@ def _load(
 
     looked: list[str] = []
     test_only: _Found | None = None
-    for label, source in SOURCES:
+    damaged: EmbeddedDataError | None = None
+    for source in SOURCES:
         try:
-            found = source(dataset)
+            found = source.read(dataset)
         except (_Unavailable, DatasetFileError) as reason:
-            looked.append(f"{label}: {reason}")
+            if isinstance(reason, EmbeddedDataError):
+                damaged = reason
+            else:
+                looked.append(f"{source.label}: {reason}")
             continue
         if found.train_images is not None:
             return _study_split(found)
-        looked.append(f"{label}: only the test split ({len(found.test_labels):,} images) in {found.where}")
+        looked.append(f"{source.label}: only the test split ({len(found.test_labels):,} images) in {found.where}")
         test_only = test_only or found
     places = "".join(f"\n  - {line}" for line in looked)
+    if test_only is None and damaged is not None:
+        raise EmbeddedDataError(f"{dataset.title}: {damaged}. No other copy was found; looked at:{places}")
     if test_only is None:
         raise DatasetNotFoundError(
             f"{dataset.title}: no copy found; pass data_dir or set TFPROBE_DATA_DIR. Looked at:{places}"
@@ -437,3 +506,109 @@ def load_fashion_mnist(
     Also found in Debian's ``dataset-fashion-mnist`` (:data:`DEBIAN_FASHION_MNIST_DIR`).
     """
     return _load(_FASHION_MNIST, data_dir, allow_single_split, seed)
+
+
+# --------------------------------------------------------------------------- survey
+
+
+@dataclass(frozen=True)
+class SourceReport:
+    """What one place in :data:`SOURCES` holds.
+
+    Attributes
+    ----------
+    label : str
+        The place, as in :data:`SOURCES`.
+    status : {"full", "test split only", "would download", "unavailable", "damaged"}
+    detail : str
+        Where the files are and their sizes, or why the place holds nothing usable.
+    sizes : dict of str to int
+        Images per split found (``train``, ``test``); empty when nothing was read.
+    """
+
+    label: str
+    status: str
+    detail: str
+    sizes: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class DataSurvey:
+    """Every place one data set is looked for, what each holds, and which one a load would use.
+
+    Attributes
+    ----------
+    title : str
+        ``"MNIST"`` or ``"Fashion-MNIST"``.
+    reports : tuple of SourceReport
+        One per place, in the order they are tried.
+    choice : str
+        What a call of the loader would use, and whether it needs ``allow_single_split=True``.
+    usable : bool
+        Whether some place holds the data (the full set, the test split, or a reachable download).
+    """
+
+    title: str
+    reports: tuple[SourceReport, ...]
+    choice: str
+    usable: bool
+
+    def __str__(self) -> str:
+        width = max(len(report.label) for report in self.reports)
+        lines = [f"{self.title}:"]
+        for number, report in enumerate(self.reports, 1):
+            lines.append(f"  {number}. {report.label:<{width}}  {report.status}: {report.detail}")
+        lines.append(f"  -> {self.choice}")
+        return "\n".join(lines)
+
+
+_DATASETS = {"mnist": (_MNIST, "load_mnist"), "fashion-mnist": (_FASHION_MNIST, "load_fashion_mnist")}
+
+
+def _report(source: DataSource, dataset: _Dataset) -> SourceReport:
+    try:
+        if source.check is not None:
+            return SourceReport(source.label, "would download", source.check(dataset))
+        found = source.read(dataset)
+    except _Unavailable as reason:
+        return SourceReport(source.label, "unavailable", str(reason))
+    except DatasetFileError as reason:
+        return SourceReport(source.label, "damaged", str(reason))
+    sizes = {"test": len(found.test_labels)}
+    if found.train_labels is None:
+        return SourceReport(source.label, "test split only", f"{sizes['test']:,} test images in {found.where}", sizes)
+    sizes["train"] = len(found.train_labels)
+    detail = f"{sizes['train']:,} training + {sizes['test']:,} test images in {found.where}"
+    return SourceReport(source.label, "full", detail, sizes)
+
+
+def survey(name: str) -> DataSurvey:
+    """Look in every place of :data:`SOURCES` for one data set, without downloading anything.
+
+    Parameters
+    ----------
+    name : {"mnist", "fashion-mnist"}
+
+    Returns
+    -------
+    DataSurvey
+        Prints as the table ``tfprobe data`` shows.
+    """
+    if name not in _DATASETS:
+        raise ValueError(f"expected a data set among {', '.join(_DATASETS)}, got {name!r}")
+    dataset, loader = _DATASETS[name]
+    reports = tuple(_report(source, dataset) for source in SOURCES)
+    test_only = next((r for r in reports if r.status == "test split only"), None)
+    full = next((r for r in reports if r.status in ("full", "would download")), None)
+    if full is not None:
+        how = "reads" if full.status == "full" else "downloads the full set from"
+        choice = f"{loader}() {how} {full.label}; the study's split"
+    elif test_only is not None:
+        sizes = "/".join(f"{n:,}" for n in _single_split_sizes(test_only.sizes["test"]))
+        choice = (
+            f"{loader}(allow_single_split=True) uses {test_only.label}: only the test split, divided into "
+            f"train/validation/test of {sizes} images; without allow_single_split it raises"
+        )
+    else:
+        choice = f"{loader}() finds no copy and raises DatasetNotFoundError"
+    return DataSurvey(dataset.title, reports, choice, usable=full is not None or test_only is not None)

@@ -128,7 +128,9 @@ class ClutteredScenes:
         [0, 1], labels (N,) in 0-9.
     allow_single_split : bool
         Passed to :func:`load_mnist` / :func:`load_fashion_mnist` when a dataset exists only as its test
-        split (MNIST offline): build disjoint splits from it.
+        split (MNIST offline, or anything with only tfprobe's embedded copy): build disjoint splits from it.
+        ``sources`` then says where each data set came from, and ``embedded`` names those that are the
+        embedded 10,000-image test split.
 
     Examples
     --------
@@ -150,16 +152,25 @@ class ClutteredScenes:
             raise ValueError(f"split must be one of {', '.join(map(repr, SPLITS))}, got {split!r}")
         self.split = split
         self._rng = as_generator(seed)
-        if digits is None:
-            digits = getattr(load_mnist(allow_single_split=allow_single_split), split)
-        if fashion is None:
-            fashion = getattr(load_fashion_mnist(allow_single_split=allow_single_split), split)
-        self.objects = ObjectImages.from_sources(digits, fashion)
+        #: Where the objects of each data set came from (``ImageSplits.source``, or "given by the caller").
+        self.sources = {"MNIST": "given by the caller", "Fashion-MNIST": "given by the caller"}
+        #: Names of the data sets whose objects come from the 10,000-image test split embedded in tfprobe.
+        self.embedded: tuple[str, ...] = ()
+        loaders = {"MNIST": (digits, load_mnist), "Fashion-MNIST": (fashion, load_fashion_mnist)}
+        objects = {}
+        for title, (given, loader) in loaders.items():
+            if given is None:
+                splits = loader(allow_single_split=allow_single_split)
+                given, self.sources[title] = getattr(splits, split), splits.source
+                self.embedded += (title,) if splits.embedded else ()
+            objects[title] = given
+        self.objects = ObjectImages.from_sources(objects["MNIST"], objects["Fashion-MNIST"])
 
     def __repr__(self) -> str:
+        embedded = f"; from tfprobe's embedded test split: {', '.join(self.embedded)}" if self.embedded else ""
         return (
             f"ClutteredScenes(split={self.split!r}, {self.objects.n_digits:,} digits, "
-            f"{self.objects.n_fashion:,} fashion items)"
+            f"{self.objects.n_fashion:,} fashion items{embedded})"
         )
 
     def draw_layout(self, n: int, *, exact: bool = False) -> SceneLayout:
