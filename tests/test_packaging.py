@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -28,9 +29,12 @@ def test_every_package_is_listed_in_pyproject() -> None:
 
 @pytest.mark.heavy
 def test_wheel_ships_the_embedded_data_and_loads_it(tmp_path: Path) -> None:
+    # Build from a copy: setuptools leaves a build/ folder behind, and must not reuse a stale one.
+    source = tmp_path / "source"
+    shutil.copytree(REPO, source, ignore=shutil.ignore_patterns(".git", "build", "*.egg-info", "__pycache__", ".*"))
     wheels = tmp_path / "wheels"
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(wheels), str(REPO)],
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(wheels), str(source)],
         check=True,
         capture_output=True,
     )
