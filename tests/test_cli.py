@@ -1,19 +1,76 @@
-"""The tfprobe command line, run as users run it."""
+"""The tfprobe command line, run as users run it: start-up, noise, errors, exit statuses, run and export."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from tfprobe.cli import main
+from tfprobe.cli.quiet import NATIVE_LOG_LINE
+
+COMMANDS = ("run", "export", "act", "decode", "data")
 
 
-def run_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "tfprobe.cli", *args], capture_output=True, text=True, timeout=600)
+def run_cli(*args: str, cwd=None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "tfprobe.cli", *args], capture_output=True, text=True, timeout=600, cwd=cwd
+    )
+
+
+def test_help_imports_no_tensorflow_and_every_command_has_a_description() -> None:
+    script = (
+        "import sys, time\n"
+        "start = time.perf_counter()\n"
+        "from tfprobe.cli import main\n"
+        f"for command in ([], *([c] for c in {COMMANDS!r})):\n"
+        "    try:\n"
+        "        main([*command, '--help'])\n"
+        "    except SystemExit:\n"
+        "        pass\n"
+        "print('SECONDS', time.perf_counter() - start)\n"
+        "print('LOADED', 'tensorflow' in sys.modules, 'keras' in sys.modules, 'numpy' in sys.modules)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "LOADED False False False" in result.stdout
+    assert result.stderr == ""
+    for command in COMMANDS:
+        assert f"usage: tfprobe {command}" in result.stdout
+    # each command's help starts with a description paragraph of its own, and lists --verbose / --debug
+    sections = result.stdout.split("usage: tfprobe ")[2:]
+    for section in sections:
+        description = section.split("\n\n")[1]
+        assert len(description) > 80 and not description.startswith(("positional", "options"))
+        assert "--verbose" in section and "--debug" in section
+
+
+@pytest.mark.heavy
+def test_help_takes_a_small_fraction_of_importing_tensorflow() -> None:
+    def seconds(*command: str) -> float:
+        start = time.perf_counter()
+        subprocess.run([sys.executable, *command], capture_output=True, check=True, timeout=300)
+        return time.perf_counter() - start
+
+    help_time = min(seconds("-m", "tfprobe.cli", "act", "--help") for _ in range(2))
+    tensorflow_time = min(seconds("-c", "import tensorflow") for _ in range(2))
+    assert help_time < 0.25 * tensorflow_time, (help_time, tensorflow_time)
+
+
+@pytest.mark.heavy
+def test_native_logs_are_silenced_unless_verbose(tmp_path) -> None:
+    arguments = ("export", "--n-feats", "2", "--timesteps", "1")
+    quiet = run_cli(*arguments, "--out", str(tmp_path / "quiet"))
+    assert quiet.returncode == 0, quiet.stderr
+    assert not [line for line in quiet.stderr.splitlines() if NATIVE_LOG_LINE.match(line)], quiet.stderr
+    assert "absl" not in quiet.stderr and "cudart" not in quiet.stderr
+    verbose = run_cli(*arguments, "--out", str(tmp_path / "verbose"), "--verbose")
+    assert verbose.returncode == 0
+    assert [line for line in verbose.stderr.splitlines() if NATIVE_LOG_LINE.match(line)], verbose.stderr
 
 
 @pytest.mark.heavy
@@ -32,31 +89,75 @@ def test_run_builds_runs_and_exports(tmp_path):
 
 def test_export_from_checkpoint_lists_outputs(tmp_path, reference_checkpoints, capsys):
     out = tmp_path / "sm"
-    status = main(["export", "--checkpoint", str(reference_checkpoints[2]), "--code", "bglt_1001",
-                   "--timesteps", "2", "--out", str(out)])
+    status = main(["export", "--checkpoint", str(reference_checkpoints[2]), "--code", "bglt_1001", "--out", str(out)])
     assert status == 0
     printed = capsys.readouterr().out
     assert "flow_conv1_bias_from_fc1_t0" in printed and "(batch, 100, 100, 1)" in printed
+    assert "serving_default (= serve)" in printed and "classify" in printed
     assert (out / "saved_model.pb").is_file()
 
 
+@pytest.fixture
+def authors_named_checkpoint(tmp_path, reference_checkpoints):
+    path = tmp_path / "rnn_bglt_1011_t_2_num_1.pth"
+    path.write_bytes(reference_checkpoints[2].read_bytes())
+    return path
+
+
 @pytest.mark.parametrize(
-    ("args", "message"),
+    ("args", "status", "message"),
     [
-        (["run", "--code", "bglt_9"], "unknown recurrence code 'bglt_9'"),
-        (["run", "--timesteps", "0"], "timesteps must be an integer >= 1, got 0"),
-        (["run", "--batch", "0", "--n-feats", "2"], "--batch must be >= 1, got 0"),
-        (["export", "--checkpoint", "missing.pth", "--out", "x"], "checkpoint not found: missing.pth"),
+        (["run", "--code", "bglt_9"], 2, "--code: unknown recurrence code 'bglt_9'"),
+        (["run", "--timesteps", "0"], 2, "--timesteps must be at least 1, got 0"),
+        (["run", "--batch", "0", "--n-feats", "2"], 2, "--batch must be at least 1, got 0"),
+        (["export", "--checkpoint", "missing.pth", "--out", "x"], 2, "checkpoint file 'missing.pth' does not exist"),
+        (
+            ["export", "--checkpoint", "{named}", "--code", "bglt_0111", "--out", "x"],
+            2,
+            "rnn_bglt_1011_t_2_num_1.pth: its name says it was trained as bglt_1011, but --code is bglt_0111",
+        ),
+        (
+            ["export", "--checkpoint", "{named}", "--timesteps", "4", "--out", "x"],
+            2,
+            "its name says 2 time steps, but --timesteps is 4",
+        ),
+        (["export", "--checkpoint", "{plain}", "--out", "x"], 2, "give them with --code, e.g. --code bglt_0111"),
+        (["export", "--checkpoint", "{corrupt}", "--out", "x"], 1, "rnn_bglt_0111_t_4_num_1.pth"),
     ],
 )
-def test_bad_input_exits_with_a_one_line_reason(args, message, capsys, tmp_path, monkeypatch):
+def test_bad_input_exits_with_a_one_line_reason_in_the_command_lines_words(
+    args, status, message, capsys, tmp_path, monkeypatch, authors_named_checkpoint
+):
     monkeypatch.chdir(tmp_path)
-    assert main(args) == 2
-    error = capsys.readouterr().err.strip()
-    assert message in error and len(error.splitlines()) == 1
+    plain = tmp_path / "weights.pth"
+    plain.write_bytes(authors_named_checkpoint.read_bytes())
+    corrupt = tmp_path / "rnn_bglt_0111_t_4_num_1.pth"
+    corrupt.write_bytes(b"PK\x03\x04 truncated")
+    values = {"named": authors_named_checkpoint, "plain": plain, "corrupt": corrupt}
+    assert main([a.format(**values) for a in args]) == status
+    error = capsys.readouterr().err
+    assert message in error and len(error.strip().splitlines()) == 1
+    for api_word in ("check_filename", "overwrite=True", "mode='a'", "code=", "Traceback"):
+        assert api_word not in error
+    assert not (tmp_path / "x").exists()
 
 
-def test_existing_output_is_not_overwritten(tmp_path, capsys):
+def test_debug_shows_the_traceback(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["export", "--checkpoint", "missing.pth", "--out", "x", "--debug"]) == 2
+    error = capsys.readouterr().err
+    assert "Traceback (most recent call last)" in error
+    assert error.strip().splitlines()[-1] == "tfprobe export: error: checkpoint file 'missing.pth' does not exist"
+
+
+def test_existing_output_is_refused_before_any_work(tmp_path, capsys, monkeypatch):
+    from tfprobe.cli import models
+
+    monkeypatch.setattr(models, "load", lambda args: pytest.fail("the model must not be built"))
     (tmp_path / "taken").mkdir()
+    (tmp_path / "taken" / "keep").write_text("mine")
     assert main(["export", "--n-feats", "2", "--timesteps", "1", "--out", str(tmp_path / "taken")]) == 2
-    assert "exists; pass overwrite=True" in capsys.readouterr().err
+    assert "--out " + str(tmp_path / "taken") + " exists: pass --overwrite to replace it" in capsys.readouterr().err
+    assert (tmp_path / "taken" / "keep").read_text() == "mine"
+    assert main(["run", "--out", str(tmp_path / "no-such-folder" / "export")]) == 2
+    assert "does not exist" in capsys.readouterr().err

@@ -345,12 +345,16 @@ def test_error_target_with_one_class() -> None:
         decode({"u": x}, {"scale": np.zeros(30, int)}, cv=2)
 
 
-def test_error_pca_too_large() -> None:
+def test_pca_beyond_a_units_features_or_samples_keeps_what_there_is() -> None:
+    """PCA to every component is a rotation: logistic regression then scores as without PCA."""
     x, y = blobs(40, 6, 2, 1.0, 0)
-    with pytest.raises(DecodingInputError, match=r"pca=35 components exceed the smallest training fold \(20"):
-        decode({"u": x}, y, cv=2, pca=35)
-    with pytest.raises(DecodingInputError, match=r"pca=10 components exceed unit 'u''s 6 features"):
-        decode({"u": x}, y, cv=2, pca=10)
+    plain = decode({"u": x}, y, cv=2)
+    capped = decode({"u": x}, y, cv=2, pca=10)
+    np.testing.assert_allclose(capped.scores, plain.scores)
+    assert capped.settings["pca_capped"] == {"u": 6} and "u 6" in capped.table()
+    wide, y = blobs(40, 50, 2, 1.0, 1)
+    assert decode({"w": wide}, y, cv=2, pca=35).settings["pca_capped"] == {"w": 20}  # 20 training samples
+    assert decode({"w": wide}, y, cv=2, pca=5).settings["pca_capped"] == {}
 
 
 def test_error_unknown_classifier_lists_valid_ones() -> None:

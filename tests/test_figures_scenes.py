@@ -84,7 +84,7 @@ def test_bad_figure_requests(scenes, tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="need 30 label values that occur at least twice"):
         plot_same_label_pairs(scenes, n_pairs=30)
     figure = plot_scene_grid(scenes, [0])
-    with pytest.raises(ValueError, match="figure path needs a suffix"):
+    with pytest.raises(ValueError, match="expected a suffix naming a format"):
         save_figure(figure, tmp_path / "figure")
     with pytest.raises(FileNotFoundError, match="does not exist"):
         save_figure(figure, tmp_path / "missing" / "figure.png")

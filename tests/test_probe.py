@@ -307,3 +307,65 @@ def test_recurrent_gradients_match_a_tape(rnn, scenes) -> None:
         total = tf.reduce_sum(rnn(x)[:, 13])
     np.testing.assert_allclose(gradient, tape.gradient(total, x).numpy(), atol=1e-6)
     assert gradient.shape == scenes.shape
+
+
+# --------------------------------------------------------------------------- stimulus values
+
+
+def test_recurrent_network_refuses_integer_stimuli_as_calling_it_does(rnn) -> None:
+    eight_bit = (np.random.default_rng(0).random((2, 100, 100, 1)) * 255).astype(np.uint8)
+    with pytest.raises(ImageInputError, match="expected floating-point images with values in \\[0, 1\\]") as probed:
+        Probe(rnn).activations(eight_bit, "fc1@t0", progress=False)
+    with pytest.raises(ImageInputError) as called:
+        rnn(eight_bit)
+    assert str(probed.value).split(": ", 1)[1] == str(called.value).split(": ", 1)[1]
+    dataset = tf.data.Dataset.from_tensor_slices(eight_bit)
+    with pytest.raises(ImageInputError, match="stimulus dataset: expected floating-point images"):
+        Probe(rnn).activations(dataset, "fc1@t0", progress=False)
+    # a Keras model takes 8-bit images as they are (its own preprocessing decides)
+    cnn = small_cnn()
+    values = Probe(cnn).activations(np.full((1, 28, 28, 1), 3, np.uint8), "conv1", progress=False)["conv1"]
+    np.testing.assert_allclose(values, direct(cnn, "conv1", np.full((1, 28, 28, 1), 3.0, np.float32)), atol=1e-5)
+
+
+@pytest.mark.parametrize("form", ["array", "dataset of images", "batched dataset"])
+def test_nan_and_inf_stimuli_are_refused_with_the_first_ones_index(cnn, digits, form) -> None:
+    images = digits.copy()
+    images[17, 3, 4] = np.inf
+    images[19, 0, 0] = np.nan
+    stimuli = {
+        "array": images,
+        "dataset of images": tf.data.Dataset.from_tensor_slices(images),
+        "batched dataset": tf.data.Dataset.from_tensor_slices(images).batch(5),
+    }[form]
+    with pytest.raises(ImageInputError, match="stimulus 17 holds NaN or infinite values"):
+        Probe(cnn, batch_size=4).activations(stimuli, "conv1", progress=False)
+
+
+def test_progress_shows_a_known_total_for_datasets(cnn, digits, capsys) -> None:
+    probe = Probe(cnn, batch_size=5)
+    probe.activations(tf.data.Dataset.from_tensor_slices(digits), "conv1")
+    assert "23/23 stimuli" in capsys.readouterr().out
+    probe.activations(tf.data.Dataset.from_tensor_slices(digits).batch(10), "conv1")
+    assert "3/3 batches" in capsys.readouterr().out
+    probe.activations(tf.data.Dataset.from_tensor_slices(digits).filter(lambda x: True), "conv1")
+    output = capsys.readouterr().out
+    assert "23 stimuli" not in output and "Unknown" not in output and "batches" in output
+
+
+def test_array_likes_are_read_one_batch_at_a_time(cnn, digits) -> None:
+    reads = []
+
+    class Lazy:
+        shape, dtype = digits.shape, digits.dtype
+
+        def __len__(self) -> int:
+            return len(digits)
+
+        def __getitem__(self, key):
+            reads.append(key)
+            return digits[key]
+
+    values = Probe(cnn, batch_size=10).activations(Lazy(), "conv1", progress=False)["conv1"]
+    np.testing.assert_allclose(values, direct(cnn, "conv1", digits), atol=1e-5)
+    assert reads == [slice(0, 10), slice(10, 20), slice(20, 30)]

@@ -26,14 +26,12 @@ API, TF.js converters).  Its signatures:
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 from pathlib import Path
-from typing import Any
 
 import keras
 import tensorflow as tf
 
+from tfprobe.atomic import check_destination, staged
 from tfprobe.models.architecture import IMAGE_SIZE
 from tfprobe.models.gain_rnn import GainModulatedRNN
 from tfprobe.models.outputs import RNNOutputs
@@ -86,8 +84,8 @@ def export_saved_model(
     if not isinstance(model, GainModulatedRNN):
         raise TypeError(f"export_saved_model expects a GainModulatedRNN, got {type(model).__name__}")
     path = Path(path)
-    if path.exists() and not overwrite:
-        raise FileExistsError(f"{path} exists; pass overwrite=True to replace it")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    check_destination(path, overwrite=overwrite, what="SavedModel folder")
     model.build((None, IMAGE_SIZE, IMAGE_SIZE, 1))
 
     def serve(images: tf.Tensor) -> dict[str, tf.Tensor]:
@@ -103,21 +101,6 @@ def export_saved_model(
     archive.add_endpoint("serve", tf.function(serve, jit_compile=jit_compile), input_signature=signature)
     archive.add_endpoint("classify", tf.function(classify, jit_compile=jit_compile), input_signature=signature)
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
-    try:
+    with staged(path, directory=True) as staging:
         archive.write_out(str(staging), verbose=False)
-        if path.exists():
-            _remove(path)
-        os.replace(staging, path)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     return path
-
-
-def _remove(path: Path) -> Any:
-    if path.is_dir() and not path.is_symlink():
-        shutil.rmtree(path)
-    else:
-        path.unlink()

@@ -17,9 +17,8 @@ Circuits, feature visualization, perturbation and psychophysics tools build on i
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import keras
@@ -28,12 +27,14 @@ import tensorflow as tf
 
 import tfprobe
 from tfprobe.models.gain_rnn import GainModulatedRNN
+from tfprobe.models.provenance import describe_model
 from tfprobe.probing.keras_graph import KerasGraphUnits, functional_graph
 from tfprobe.probing.pooling import Pool, describe_pool, parse_pool, pool_activation, pooled_shape
 from tfprobe.probing.recurrent import RecurrentUnits
 from tfprobe.probing.stimuli import Stimuli, StimulusSet
 from tfprobe.probing.store import ActivationFile, ActivationWriter
 from tfprobe.probing.units import UnitInfo, as_name_list
+from tfprobe.progress import ProgressBar
 
 Objective = Callable[[tf.Tensor], tf.Tensor]
 
@@ -119,17 +120,20 @@ class Probe:
         self, stimuli: Stimuli, batch_size: int | None, progress: bool, key: Any, fn: Callable[[tf.Tensor], Any]
     ) -> Iterator[Any]:
         """``fn`` of every batch of stimuli, as numpy, split across replicas under a strategy."""
-        batches = self._batches(stimuli, batch_size)
-        bar = keras.utils.Progbar(batches.count, unit_name="stimulus") if progress else None
-        seen = 0
+        batches = stimuli if isinstance(stimuli, StimulusSet) else self._batches(stimuli, batch_size)
+        if batches.count is not None:
+            bar = ProgressBar(batches.count, unit="stimuli", enabled=progress)
+        else:
+            bar = ProgressBar(batches.batches, unit="batches", enabled=progress)
+        done = 0
         for batch in batches:
             if self.strategy is None:
                 yield tf.nest.map_structure(np.asarray, fn(tf.constant(batch)))
             else:
                 yield self._distributed(key, fn, batch)
-            seen += len(batch)
-            if bar is not None:
-                bar.update(seen)
+            done += len(batch) if batches.count is not None else 1
+            bar.update(done)
+        bar.close()
 
     def _activation_batches(
         self, stimuli: Stimuli, names: tuple[str, ...], pool: Pool, batch_size: int | None, progress: bool
@@ -162,7 +166,8 @@ class Probe:
 
     def _batches(self, stimuli: Stimuli, batch_size: int | None) -> StimulusSet:
         size = self.batch_size if batch_size is None else _check_batch_size(batch_size)
-        return StimulusSet(stimuli, self.input_shape, size)
+        float_only = isinstance(self._backend, RecurrentUnits)  # it takes floats in [0, 1], as model() does
+        return StimulusSet(stimuli, self.input_shape, size, float_only=float_only)
 
     def activations(
         self,
@@ -177,8 +182,11 @@ class Probe:
 
         Parameters
         ----------
-        stimuli : ndarray (n, *input_shape) or tf.data.Dataset
-            Images (float, channels-last), or a dataset of images / batches / (images, labels) pairs.
+        stimuli : ndarray (n, *input_shape), array-like or tf.data.Dataset
+            Images (channels-last; floats in [0, 1] for the recurrent network), an array-like read one
+            batch at a time (an h5py dataset, :class:`~tfprobe.datasets.image_folder.ImageFolder`), or a
+            dataset of images / batches / (images, labels) pairs.  NaN or infinite values are refused,
+            naming the first such stimulus.
         units : str or sequence of str
             Unit names (see :attr:`units`); for the recurrent network a stage alone means every time step.
         pool : None, "mean", "max", int or (str, int)
@@ -256,21 +264,31 @@ class Probe:
         mode: str = "w",
         overwrite: bool = False,
         progress: bool = True,
+        metadata: Mapping[str, Any] | None = None,
     ) -> ActivationFile:
         """Write the activations of ``units`` to an HDF5 file, batch by batch, and return it opened.
+
+        The file records what made it: the model's spec, class and config, where its weights came from
+        and a fingerprint of their values, the pooling, and the tfprobe / TensorFlow / Keras versions (see
+        :mod:`tfprobe.probing.store`).  Appending (``mode="a"``) is refused, before any stimulus is run
+        and with the file unchanged, if any of that differs or an id repeats.
 
         Parameters
         ----------
         stimuli, units, pool, batch_size, progress
             As for :meth:`activations`.
         path : path
-            The ``.h5`` file (see :mod:`tfprobe.probing.store` for its layout).
+            The ``.h5`` file.
         ids : sequence, optional
-            One id (int or str) per stimulus; default: running numbers (continuing when appending).
+            One id (int or str) per stimulus, all different; default: running numbers (continuing when
+            appending).
         mode : {"w", "a"}
-            Write a new file, or append these stimuli to an existing file of the same units.
+            Write a new file, or append these stimuli to an existing file made the same way.
         overwrite : bool
             With ``mode="w"``, replace an existing file (otherwise refused).
+        metadata : mapping, optional
+            How the stimuli were prepared, recorded and compared on appending: ``scale`` (their value
+            range) and ``preprocessing`` (default for both: ``"as given"``), and any other fields.
 
         Returns
         -------
@@ -278,35 +296,29 @@ class Probe:
         """
         names = tuple(self.resolve(units))
         parse_pool(pool)
+        batches = self._batches(stimuli, batch_size)
+        if ids is not None and batches.count is not None and len(ids) != batches.count:
+            raise ValueError(f"ids must give one id per stimulus: {batches.count} stimuli, got {len(ids)} ids")
         infos = [
             dataclasses.replace(info, shape=pooled_shape(info.shape, pool))
             for info in (self._backend.units[n] for n in names)
         ]
-        metadata = {
-            "tfprobe_version": tfprobe.__version__,
-            "model_name": self.model.name,
-            "model_class": type(self.model).__name__,
-            "model_config": _config_json(self.model),
+        fields = {
+            **describe_model(self.model),
             "pooling": describe_pool(pool),
             "input_shape": [None if d is None else int(d) for d in self.input_shape],
+            "scale": "as given",
+            "preprocessing": "as given",
+            **dict(metadata or {}),
+            "tfprobe_version": tfprobe.__version__,
+            "tensorflow_version": tf.__version__,
+            "keras_version": keras.__version__,
         }
-        with ActivationWriter(path, infos, metadata, mode=mode, overwrite=overwrite) as writer:
-            for values in self._activation_batches(stimuli, names, pool, batch_size, progress):
+        with ActivationWriter(path, infos, fields, mode=mode, overwrite=overwrite, ids=ids) as writer:
+            for values in self._activation_batches(batches, names, pool, batch_size, progress):
                 writer.write(values)
-            writer.finish(ids)
+            writer.finish()
         return ActivationFile(path)
-
-
-def _config_json(model: keras.Model) -> str:
-    """The model's Keras config as JSON, for the file's ``model_config`` attribute.
-
-    Models without a config (a subclass that does not implement ``get_config``) or with one that is not
-    JSON (custom objects) are still recorded by name and class; their ``model_config`` is ``""``.
-    """
-    try:
-        return json.dumps(model.get_config())
-    except (NotImplementedError, TypeError, ValueError):
-        return ""
 
 
 def _objective(

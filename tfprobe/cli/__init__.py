@@ -13,23 +13,35 @@
 ``tfprobe data``
     Show where MNIST and Fashion-MNIST are found and which copy a load would use.
 
-Bad input ends the command with exit status 2 and a one-line reason.
+The parser is built without importing TensorFlow, so ``--help`` answers at once; a command that needs
+TensorFlow imports it with its native start-up logs silenced (``--verbose`` shows them).  Every command
+checks its arguments before working, writes nothing when it fails, and ends an expected error with one
+line and exit status 2 (usage) or 1 (data); ``--debug`` adds the traceback.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+import traceback
 from collections.abc import Sequence
 
+from tfprobe import __version__
 from tfprobe.cli import data, network, probing
+from tfprobe.cli.failures import exit_status, one_line
+from tfprobe.cli.parsing import CommandParser
 
-__all__ = ["main"]
+__all__ = ["build_parser", "main"]
+
+#: Commands that run without TensorFlow.
+_LIGHT_COMMANDS = {"data"}
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="tfprobe", description="Probe vision networks in TensorFlow / Keras.")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+def build_parser() -> argparse.ArgumentParser:
+    """The ``tfprobe`` parser (building it imports no TensorFlow)."""
+    parser = CommandParser(prog="tfprobe", description="Probe vision networks in TensorFlow / Keras.")
+    parser.add_argument("--version", action="version", version=f"tfprobe {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=CommandParser)
     network.add_commands(commands)
     probing.add_commands(commands)
     data.add_commands(commands)
@@ -38,10 +50,21 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``tfprobe`` command; returns the exit status."""
-    args = _parser().parse_args(argv)
+    args = build_parser().parse_args(argv)
     try:
+        if args.command not in _LIGHT_COMMANDS:
+            from tfprobe.cli.quiet import import_tensorflow
+
+            import_tensorflow(verbose=args.verbose)
         return args.handler(args)
-    except (ValueError, FileNotFoundError, FileExistsError, TypeError, KeyError, OSError) as exc:
-        message = " ".join(str(exc).split())
-        print(f"tfprobe {args.command}: error: {message}", file=sys.stderr)
-        return 2
+    except KeyboardInterrupt:
+        print(f"tfprobe {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as error:
+        status = exit_status(error)
+        if status is None:  # not an expected error: a bug, whose traceback is needed
+            raise
+        if args.debug:
+            traceback.print_exc()
+        print(f"tfprobe {args.command}: error: {one_line(error)}", file=sys.stderr)
+        return status

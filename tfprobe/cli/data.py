@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import argparse
 
+from tfprobe.cli.failures import UsageError
+from tfprobe.cli.parsing import add_command
+
 DATA_SETS = ("mnist", "fashion-mnist")
 
 
@@ -12,7 +15,7 @@ def data(args: argparse.Namespace) -> int:
 
     unknown = [name for name in args.datasets if name not in DATA_SETS]
     if unknown:
-        raise ValueError(f"expected data sets among {', '.join(DATA_SETS)}, got {', '.join(unknown)}")
+        raise UsageError(f"expected data sets among {', '.join(DATA_SETS)}, got {', '.join(unknown)}")
     surveys = [survey(name) for name in args.datasets or DATA_SETS]
     print("\n\n".join(str(found) for found in surveys))
     return 0 if all(found.usable for found in surveys) else 1
@@ -20,7 +23,8 @@ def data(args: argparse.Namespace) -> int:
 
 def add_commands(commands: argparse._SubParsersAction) -> None:
     """Register ``data``."""
-    parser = commands.add_parser(
+    parser = add_command(
+        commands,
         "data",
         help="show where MNIST and Fashion-MNIST are found",
         description=(

@@ -4,8 +4,15 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
-import numpy as np
+from tfprobe.cli import models
+from tfprobe.cli.checks import check_existing, check_output, check_positive
+from tfprobe.cli.failures import DataError, UsageError
+from tfprobe.cli.parsing import add_command
+
+PREPROCESS_CHOICES = ("auto", "none", *models.APPLICATION_NAMES)
+_POOL_HELP = "none (default), mean, max, K or mean:K / max:K (adaptive pooling to KxK)"
 
 
 def _pool(text: str | None) -> str | int | tuple[str, int] | None:
@@ -13,54 +20,103 @@ def _pool(text: str | None) -> str | int | tuple[str, int] | None:
         return None
     if text in ("mean", "max"):
         return text
-    if text.isdigit():
+    if text.isdigit() and int(text) > 0:
         return int(text)
     reducer, _, side = text.partition(":")
-    if reducer in ("mean", "max") and side.isdigit():
+    if reducer in ("mean", "max") and side.isdigit() and int(side) > 0:
         return reducer, int(side)
-    raise ValueError(f"--pool must be none, mean, max, K or mean:K / max:K (adaptive pooling to KxK), got {text!r}")
+    raise UsageError(f"--pool must be {_POOL_HELP}, got {text!r}")
 
 
-def _stimuli(path: Path, input_shape: tuple[int | None, ...]) -> tuple[np.ndarray, np.ndarray | None]:
-    from tfprobe.datasets.image_folder import load_array_file, load_image_folder
+def _preparation(args: argparse.Namespace) -> tuple[float, str | None, str, str]:
+    """Pixel scale of loaded stimuli, the preprocessing family (or None), and how to describe both."""
+    choice = args.preprocess or "auto"
+    if choice not in PREPROCESS_CHOICES:
+        raise UsageError(f"--preprocess must be one of {', '.join(PREPROCESS_CHOICES)}, got {choice!r}")
+    family = models.application_name(args.model) if choice == "auto" else (None if choice == "none" else choice)
+    if family is not None:
+        if args.scale is not None:
+            raise UsageError(
+                f"--scale sets the range of stimuli that are not preprocessed; --preprocess {family} takes 0-255 "
+                "pixels (give --preprocess none to use --scale)"
+            )
+        module = models.APPLICATION_NAMES[family]
+        return 255.0, family, "[0, 255]", f"keras.applications.{module}.preprocess_input"
+    scale = float(args.scale or 1)
+    return scale, None, f"[0, {int(scale)}]", "none"
+
+
+def _open_stimuli(path: Path, input_shape: tuple[int | None, ...], scale: float) -> tuple[Any, Any, str]:
+    """The stimuli as an array-like read one batch at a time, their ids, and a note on what was done."""
+    from tfprobe.datasets.image_folder import ArrayFile, ImageFolder, Transformed
+    from tfprobe.probing.stimuli import check_finite
 
     if path.is_dir():
         height, width, channels = input_shape
         size = None if height is None or width is None else (height, width)
-        return load_image_folder(path, size=size, channels=channels or 3)
-    images, ids = load_array_file(path)
-    if np.issubdtype(images.dtype, np.integer):
-        images = images.astype(np.float32) / 255.0
-    return images, ids
+        folder = ImageFolder(path, size=size, channels=channels or 3, scale=scale)
+        return folder, folder.ids, folder.conversions()
+    stimuli = ArrayFile(path)
+    if stimuli.dtype.kind in "iu":  # 8-bit images
+        note = f"read {stimuli.dtype} values as 8-bit pixels ({'/ 255' if scale == 1 else 'as they are'})"
+        return Transformed(stimuli, lambda batch: batch * (scale / 255.0)), stimuli.ids, note
+    if stimuli.dtype.kind != "f":
+        raise DataError(f"stimulus file {path}: expected numbers, got dtype {stimuli.dtype}")
+    for start in range(0, len(stimuli), 1024):  # streamed: nothing is run on a file holding NaN
+        check_finite(stimuli[start : start + 1024], start, f"stimulus file {path}")
+    if scale == 1:
+        return stimuli, stimuli.ids, ""
+    return Transformed(stimuli, lambda batch: batch * scale), stimuli.ids, f"multiplied values by {scale:g}"
+
+
+def _check_act(args: argparse.Namespace) -> None:
+    models.check_model(args)
+    if args.list:
+        return
+    missing = [name for name, value in (("STIMULI", args.stimuli), ("--layers", args.layers), ("--out", args.out))
+               if not value]
+    if missing:
+        raise UsageError(f"give {', '.join(missing)} (or --list to see the model's units)")
+    if args.append and args.overwrite:
+        raise UsageError("give --append or --overwrite, not both")
+    check_positive(args.batch_size, "--batch-size")
+    _pool(args.pool)
+    _preparation(args)
+    check_existing(args.stimuli, "stimuli", folder_allowed=True)
+    also = "or --append to add stimuli to it"
+    check_output(args.out, overwrite=args.overwrite or args.append, flag="--out", also=also)
 
 
 def act(args: argparse.Namespace) -> int:
-    from tfprobe.models.loading import load_model
+    from tfprobe.datasets.image_folder import Transformed
     from tfprobe.probe import Probe
 
-    if args.append and args.overwrite:
-        raise ValueError("give --append or --overwrite, not both")
-    weights = None if args.weights == "none" else args.weights
-    model = load_model(args.model, weights=weights, seed=args.seed)
+    _check_act(args)
+    model = models.load(args)
     probe = Probe(model, batch_size=args.batch_size)
     if args.list:
         print(probe.summary())
         return 0
-    if args.stimuli is None or args.out is None or not args.layers:
-        raise ValueError("give STIMULI, --layers and --out (or --list to see the units)")
     units = probe.resolve(args.layers)
-    images, ids = _stimuli(args.stimuli, probe.input_shape)
-    if args.scale == 255:
-        images = images * 255.0
-    print(f"{type(model).__name__} {model.name}: {len(images)} stimuli from {args.stimuli}, {len(units)} units")
+    scale, family, scale_text, preprocessing = _preparation(args)
+    stimuli, ids, note = _open_stimuli(args.stimuli, probe.input_shape, scale)
+    if family is not None:
+        from tfprobe.models.loading import APPLICATIONS
+
+        stimuli = Transformed(stimuli, APPLICATIONS[family].preprocess_input)
+    print(f"{type(model).__name__} {model.name}: {len(stimuli)} stimuli from {args.stimuli}, {len(units)} units")
+    if note:
+        print(f"  {note}")
+    print(f"  stimuli in {scale_text}, preprocessing: {preprocessing}")
     file = probe.extract(
-        images,
+        stimuli,
         units,
         args.out,
         ids=ids,
         pool=_pool(args.pool),
         mode="a" if args.append else "w",
         overwrite=args.overwrite,
+        metadata={"scale": scale_text, "preprocessing": preprocessing},
     )
     for unit in file.units:
         print(f"  {unit}: {'x'.join(map(str, file.shapes[unit]))}")
@@ -68,64 +124,92 @@ def act(args: argparse.Namespace) -> int:
     return 0
 
 
-def read_labels(path: Path) -> tuple[dict[str, np.ndarray], np.ndarray | None]:
+def read_labels(path: Path) -> tuple[dict[str, Any], Any]:
     """Label vectors from ``.npz`` (one array per label), ``.csv`` (a header row; one column per label) or
     ``.npy`` (one vector, named ``label``); an ``ids`` array / ``id`` column, if present, names the stimuli."""
-    if not path.is_file():
-        raise FileNotFoundError(f"label file {str(path)!r} does not exist")
+    import numpy as np
+
+    if path.suffix not in (".npz", ".npy", ".csv"):
+        raise UsageError(f"label file {path} must be .npz, .csv or .npy")
     try:
         if path.suffix == ".npz":
             with np.load(path, allow_pickle=False) as archive:
                 columns = {key: archive[key] for key in archive.keys()}
         elif path.suffix == ".npy":
             columns = {"label": np.load(path, allow_pickle=False)}
-        elif path.suffix == ".csv":
+        else:
             table = np.genfromtxt(path, delimiter=",", names=True, dtype=None, encoding="utf-8")
             columns = {name: np.atleast_1d(table[name]) for name in table.dtype.names}
-        else:
-            raise ValueError(f"label file {path} must be .npz, .csv or .npy")
-    except (OSError, ValueError) as error:
-        if "must be .npz" in str(error):
-            raise
-        raise ValueError(f"cannot read label file {path}: {error}") from None
+    except (OSError, ValueError, TypeError, EOFError) as error:
+        raise DataError(f"cannot read label file {path}: {' '.join(str(error).split())}") from None
     ids = columns.pop("ids", None)
     ids = columns.pop("id", ids)
     if not columns:
-        raise ValueError(f"label file {path} holds no labels (only ids)")
+        raise DataError(f"label file {path} holds no labels (only ids)")
     return columns, ids
 
 
-def _align(labels: dict[str, np.ndarray], label_ids: np.ndarray | None, ids: np.ndarray, where: Path) -> dict:
+def _align(labels: dict[str, Any], label_ids: Any, ids: Any, where: Path) -> dict[str, Any]:
     """The labels in the activation file's stimulus order."""
+    import numpy as np
+
     if label_ids is None:
         for name, values in labels.items():
             if len(values) != len(ids):
-                raise ValueError(
+                raise DataError(
                     f"label {name!r} in {where} has {len(values)} values but the activations hold {len(ids)} stimuli"
                 )
         return labels
     position = {str(key): i for i, key in enumerate(label_ids)}
     missing = [str(key) for key in ids if str(key) not in position]
     if missing:
-        raise ValueError(f"{len(missing)} stimuli of the activation file have no label in {where}, e.g. {missing[:3]}")
+        raise DataError(f"{len(missing)} stimuli of the activation file have no label in {where}, e.g. {missing[:3]}")
     order = np.array([position[str(key)] for key in ids])
     return {name: values[order] for name, values in labels.items()}
 
 
+def _check_decode(args: argparse.Namespace) -> None:
+    from tfprobe.figures.saving import check_figure_format
+
+    check_existing(args.activations, "activation file")
+    check_existing(args.labels, "label file")
+    check_output(args.out, overwrite=args.overwrite, flag="--out")
+    check_output(args.figure, overwrite=args.overwrite, flag="--figure")
+    if args.figure is not None:
+        try:
+            check_figure_format(args.figure)
+        except ValueError as error:
+            raise UsageError(f"--figure {error}") from None
+    if args.figure_target and not args.figure:
+        raise UsageError("--figure-target names the label shown in --figure; give --figure too")
+    check_positive(args.cv, "--cv", minimum=2)
+    check_positive(args.holdout, "--holdout")
+    check_positive(args.pca, "--pca")
+    if not args.C > 0:
+        raise UsageError(f"--C must be positive, got {args.C}")
+
+
 def decode_command(args: argparse.Namespace) -> int:
+    from tfprobe.atomic import Publication
     from tfprobe.decoding import HoldOut, decode
     from tfprobe.probing.store import load_activations
 
-    if args.out is not None and args.out.exists() and not args.overwrite:
-        raise FileExistsError(f"{args.out} exists: pass --overwrite to replace it")
+    _check_decode(args)
     activations = load_activations(args.activations)
     labels, label_ids = read_labels(args.labels)
     labels = _align(labels, label_ids, activations.ids, args.labels)
-    if args.targets:
-        unknown = [t for t in args.targets if t not in labels]
+    for flag, names, known, what in (
+        ("--targets", args.targets, labels, f"label in {args.labels}"),
+        ("--figure-target", [args.figure_target] if args.figure_target else None, args.targets or labels, "target"),
+        ("--units", args.units, activations.units, f"unit in {args.activations}"),
+    ):
+        unknown = [name for name in names or () if name not in known]
         if unknown:
-            raise ValueError(f"no label {unknown[0]!r} in {args.labels}; it has {', '.join(labels)}")
+            raise UsageError(f"{flag}: no {what} {unknown[0]!r}; there are {', '.join(known)}")
+    if args.targets:
         labels = {name: labels[name] for name in args.targets}
+    if args.holdout and args.holdout >= activations.n_stimuli:
+        raise UsageError(f"--holdout {args.holdout} leaves nothing to train on: the file holds {activations.n_stimuli}")
     features = activations.subset(args.units or activations.units)
     cv = HoldOut(args.holdout) if args.holdout else args.cv
     print(
@@ -146,62 +230,89 @@ def decode_command(args: argparse.Namespace) -> int:
         progress=True,
     )
     print(result.table())
-    if args.out is not None:
-        result.save(args.out)
-        print(f"wrote {args.out}")
-    if args.figure is not None:
-        from tfprobe.figures.decoding import plot_layerwise
+    with Publication() as outputs:  # all outputs, or none when one fails
+        if args.figure is not None:
+            from tfprobe.figures.decoding import plot_layerwise
+            from tfprobe.figures.saving import save_figure
 
-        plot_layerwise(result, target=args.figure_target or result.targets[0], path=args.figure)
-        print(f"wrote {args.figure}")
+            figure = plot_layerwise(result, target=args.figure_target or result.targets[0])
+            save_figure(figure, outputs.stage(args.figure))
+        if args.out is not None:
+            result.save(outputs.stage(args.out), overwrite=True)
+    for path in (args.out, args.figure):
+        if path is not None:
+            print(f"wrote {path}")
     return 0
 
 
 def add_commands(commands: argparse._SubParsersAction) -> None:
     """Register ``act`` and ``decode``."""
-    parser = commands.add_parser(
+    parser = add_command(
+        commands,
         "act",
         help="record activations of a model's units for stimuli into an HDF5 file",
-        description="Record activations of a model's units for a folder of images or an array file (.npy/.npz) "
-        "into an HDF5 file (one dataset per unit, stimulus ids, model metadata).",
+        description=(
+            "Record activations of a model's units for a folder of images or an array file (.npy/.npz) into an "
+            "HDF5 file (one dataset per unit, stimulus ids, and what made the file: model, weights, pooling, "
+            "preprocessing). Stimuli are read and written batch by batch, so memory does not grow with their "
+            "number.\n\nPixels: image files and integer arrays are 8-bit images, read as [0, 1] floats; float "
+            "arrays are taken as [0, 1]. keras.applications models get their own preprocessing by default "
+            "(--preprocess auto: e.g. vgg16's caffe-style BGR mean subtraction on 0-255 pixels); other models "
+            "get [0, 1] (or [0, 255] with --scale 255).\n\nexamples:\n"
+            "  tfprobe act rnn --code bglt_0111 scenes.npy --layers conv1 fc1 --pool mean --out acts.h5\n"
+            "  tfprobe act vgg16 --weights none photos/ --layers block5_conv2 --out vgg.h5"
+        ),
     )
-    parser.add_argument(
-        "model", help="a .keras or .pth file, rnn:<code>[:<timesteps>] (e.g. rnn:bglt_0111), or vgg16/vgg19/..."
-    )
-    parser.add_argument("stimuli", type=Path, nargs="?", help="folder of images, or .npy / .npz array file")
+    models.add_model_options(parser)
+    parser.add_argument("stimuli", type=Path, nargs="?", metavar="STIMULI", help="folder of images, or .npy / .npz")
     parser.add_argument("--layers", nargs="+", metavar="UNIT", help="units to record (see --list)")
     parser.add_argument("--out", type=Path, help="the .h5 file to write")
-    parser.add_argument("--pool", help="none (default), mean, max, K or max:K (adaptive pooling to KxK)")
+    parser.add_argument("--pool", help=_POOL_HELP)
     parser.add_argument("--batch-size", type=int, default=64, help="stimuli per forward pass (default 64)")
-    parser.add_argument("--scale", type=int, choices=(1, 255), default=1, help="stimulus range: [0, 1] or [0, 255]")
-    parser.add_argument("--weights", default="imagenet", help="for applications: imagenet (default), none or a file")
-    parser.add_argument("--seed", type=int, default=0, help="seed of random initialisations")
-    parser.add_argument("--append", action="store_true", help="append the stimuli to an existing file")
+    parser.add_argument(
+        "--preprocess", help="auto (default: the model family's own), none, or a family: " + ", ".join(
+            models.APPLICATION_NAMES
+        )
+    )
+    parser.add_argument(
+        "--scale", type=int, choices=(1, 255), help="range of stimuli that are not preprocessed: 1 ([0, 1], default) "
+        "or 255"
+    )
+    parser.add_argument("--append", action="store_true", help="add the stimuli to an existing file made the same way")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing file")
     parser.add_argument("--list", action="store_true", help="list the model's units and exit")
     parser.set_defaults(handler=act)
 
-    parser = commands.add_parser(
+    parser = add_command(
+        commands,
         "decode",
         help="decode labels from an activation file, unit by unit, with cross-validation",
-        description="Fit linear read-outs from every unit of an activation file (tfprobe act) to each label and "
-        "report held-out accuracy (mean and SEM over folds).",
+        description=(
+            "Fit linear read-outs from every unit of an activation file (tfprobe act) to each label and report "
+            "held-out accuracy (mean and SEM over folds). Outputs (--out, --figure) are written together at "
+            "the end, or not at all.\n\n--pca K keeps at most K principal components per unit: a unit with fewer "
+            "features keeps all of them (the table says which), so pooled and unpooled units can be decoded in "
+            "one run.\n\nexample:\n"
+            "  tfprobe decode acts.h5 labels.npz --targets category --cv 10 --pca 100 --out result.json "
+            "--figure bars.png"
+        ),
     )
-    parser.add_argument("activations", type=Path, help="the .h5 file written by tfprobe act")
+    parser.add_argument("activations", type=Path, metavar="ACTIVATIONS", help="the .h5 file written by tfprobe act")
     parser.add_argument(
-        "labels", type=Path, help=".npz (one array per label), .csv (header row) or .npy; optional ids / id column"
+        "labels", type=Path, metavar="LABELS", help=".npz (one array per label), .csv (header row) or .npy; "
+        "optional ids / id column"
     )
     parser.add_argument("--targets", nargs="+", metavar="LABEL", help="labels to decode (default: all)")
     parser.add_argument("--units", nargs="+", metavar="UNIT", help="units to decode from (default: all)")
     parser.add_argument("--classifier", choices=("logistic", "svm"), default="logistic", help="default logistic")
     parser.add_argument("--cv", type=int, default=10, help="k-fold cross-validation (default 10)")
     parser.add_argument("--holdout", type=int, help="instead: test on the last N stimuli (the original's 200)")
-    parser.add_argument("--pca", type=int, help="PCA components fitted on each training fold")
+    parser.add_argument("--pca", type=int, help="at most this many PCA components, fitted on each training fold")
     parser.add_argument("--C", type=float, default=1.0, help="inverse L2 strength, scikit-learn's C (default 1)")
     parser.add_argument("--no-standardize", action="store_true", help="do not z-score features")
     parser.add_argument("--seed", type=int, default=0, help="seed of the fold split")
     parser.add_argument("--out", type=Path, help="write the result as JSON")
-    parser.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
+    parser.add_argument("--overwrite", action="store_true", help="replace --out / --figure if they exist")
     parser.add_argument("--figure", type=Path, help="save a bar plot (accuracy per unit, SEM error bars)")
     parser.add_argument("--figure-target", help="label shown in --figure (default: the first)")
     parser.set_defaults(handler=decode_command)

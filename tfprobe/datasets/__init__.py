@@ -1,17 +1,46 @@
 """Datasets and stimuli: MNIST / Fashion-MNIST with the study's split, and its cluttered scenes.
 
 See :mod:`tfprobe.datasets.digits` for where the data is looked for, in which order, and
-:mod:`tfprobe.datasets.scenes` for the scene generator.
+:mod:`tfprobe.datasets.scenes` for the scene generator.  Names are imported on first use, so the
+loaders work without loading TensorFlow (the scenes' ``tf.data`` stream needs it).
 """
 
 from __future__ import annotations
 
-from tfprobe.datasets.digits import DataSurvey, ImageSplits, Split, load_fashion_mnist, load_mnist, survey
-from tfprobe.datasets.embedded import EmbeddedDataError, embedded_dir
-from tfprobe.datasets.idx import DatasetFileError, DatasetNotFoundError, read_idx
-from tfprobe.datasets.perturbations import PERTURBATIONS, PerturbedScenes
-from tfprobe.datasets.scene_layout import SceneLayout
-from tfprobe.datasets.scenes import CATEGORY_NAMES, LABEL_KEYS, ClutteredScenes, Scenes
+from typing import TYPE_CHECKING
+
+from tfprobe._lazy import lazy_exports
+
+_EXPORTS = {
+    "CATEGORY_NAMES": "tfprobe.datasets.scenes",
+    "ClutteredScenes": "tfprobe.datasets.scenes",
+    "DataSurvey": "tfprobe.datasets.digits",
+    "DatasetFileError": "tfprobe.datasets.idx",
+    "DatasetNotFoundError": "tfprobe.datasets.idx",
+    "EmbeddedDataError": "tfprobe.datasets.embedded",
+    "ImageSplits": "tfprobe.datasets.digits",
+    "LABEL_KEYS": "tfprobe.datasets.scenes",
+    "PERTURBATIONS": "tfprobe.datasets.perturbations",
+    "PerturbedScenes": "tfprobe.datasets.perturbations",
+    "SceneLayout": "tfprobe.datasets.scene_layout",
+    "Scenes": "tfprobe.datasets.scenes",
+    "Split": "tfprobe.datasets.digits",
+    "embedded_dir": "tfprobe.datasets.embedded",
+    "load_fashion_mnist": "tfprobe.datasets.digits",
+    "load_mnist": "tfprobe.datasets.digits",
+    "read_idx": "tfprobe.datasets.idx",
+    "survey": "tfprobe.datasets.digits",
+}
+
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+
+if TYPE_CHECKING:
+    from tfprobe.datasets.digits import DataSurvey, ImageSplits, Split, load_fashion_mnist, load_mnist, survey
+    from tfprobe.datasets.embedded import EmbeddedDataError, embedded_dir
+    from tfprobe.datasets.idx import DatasetFileError, DatasetNotFoundError, read_idx
+    from tfprobe.datasets.perturbations import PERTURBATIONS, PerturbedScenes
+    from tfprobe.datasets.scene_layout import SceneLayout
+    from tfprobe.datasets.scenes import CATEGORY_NAMES, LABEL_KEYS, ClutteredScenes, Scenes
 
 __all__ = [
     "CATEGORY_NAMES",

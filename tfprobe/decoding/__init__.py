@@ -11,9 +11,9 @@ scikit-learn is optional: it is only needed to pass a scikit-learn estimator as 
 from __future__ import annotations
 
 from tfprobe.decoding.decode import CLASSIFIERS, DecodingConvergenceWarning, decode
-from tfprobe.decoding.errors import DecodingInputError
 from tfprobe.decoding.result import DecodingResult, Score
 from tfprobe.decoding.splits import HoldOut, stratified_kfold
+from tfprobe.errors import DecodingInputError
 
 __all__ = [
     "CLASSIFIERS",

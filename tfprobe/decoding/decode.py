@@ -7,16 +7,16 @@ import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-import keras
 import numpy as np
 import tensorflow as tf
 
 from tfprobe.decoding import features as feature_ops
-from tfprobe.decoding.errors import DecodingInputError
 from tfprobe.decoding.inputs import Target, check_training_classes, encode_targets, read_unit
 from tfprobe.decoding.result import DecodingResult
 from tfprobe.decoding.solvers import ColumnLayout, SolverOptions, fit_predict
 from tfprobe.decoding.splits import Fold, HoldOut, resolve_folds
+from tfprobe.errors import DecodingInputError
+from tfprobe.progress import ProgressBar
 
 #: Built-in classifiers (any object with ``fit`` and ``predict`` works too).
 CLASSIFIERS = ("logistic", "svm")
@@ -184,7 +184,10 @@ def decode(
     C : float
         Inverse regularisation strength: the objective is ``0.5 ||W||^2 + C * sum of per-sample losses``.
     pca : int, optional
-        Project onto this many principal components of the training fold first.
+        Project onto this many principal components of the training fold first.  A unit with fewer
+        features, or a training fold with fewer samples, keeps as many components as it has (PCA to all
+        of them is a rotation, so the unit is decoded from all its features); the result lists those
+        units and their component counts in ``settings["pca_capped"]``, and its table says so.
     standardize : bool
         Z-score every feature with the training fold's mean and standard deviation.
     seed : int
@@ -241,8 +244,7 @@ def decode(
     folds, cv_text = resolve_folds(cv, by_name[stratify].codes, seed)
     check_training_classes(encoded, folds, unit_names)
     smallest_train = min(len(train) for train, _ in folds)
-    if pca is not None and pca > smallest_train:
-        raise DecodingInputError(f"pca={pca} components exceed the smallest training fold ({smallest_train} samples)")
+    components: dict[str, int] = {}  # per unit, where PCA keeps fewer than ``pca`` components
 
     scores = np.full((len(unit_names), len(encoded), len(folds)), np.nan)
     builtin = isinstance(classifier, str)
@@ -251,15 +253,16 @@ def decode(
         layout = ColumnLayout(tuple(t.n_classes for t in encoded), classifier)
         options = SolverOptions(tol=float(tol), max_iter=int(max_iter))
         trainer = _BatchTrainer(layout, encoded, folds, scores, float(C), intercept_scaling, options, batch_floats)
-    bar = keras.utils.Progbar(len(unit_names) * len(folds), unit_name="fold") if progress else None
+    bar = ProgressBar(len(unit_names) * len(folds), unit="folds", enabled=progress)
     for u, name in enumerate(features.keys()):
         flat = read_unit(unit_names[u], features[name], n, encoded[0].name)
-        if pca is not None and pca > flat.shape[1]:
-            raise DecodingInputError(f"pca={pca} components exceed unit {unit_names[u]!r}'s {flat.shape[1]} features")
+        kept = None if pca is None else min(pca, flat.shape[1], smallest_train)
+        if kept is not None and kept < pca:
+            components[unit_names[u]] = kept
         activations = tf.constant(flat)
         del flat
         for f, fold in enumerate(folds):
-            train, test = _fold_features(activations, fold, standardize, pca)
+            train, test = _fold_features(activations, fold, standardize, kept)
             if builtin:
                 z_train, z_test = feature_ops.solver_basis(train, test, intercept_scaling=intercept_scaling)
                 trainer.add(_Pending(u, f, z_train, z_test))
@@ -269,9 +272,9 @@ def decode(
                     model = _clone(classifier)
                     model.fit(x_train, target.codes[fold[0]])
                     scores[u, t, f] = np.mean(np.asarray(model.predict(x_test)) == target.codes[fold[1]])
-            if bar is not None:
-                bar.update(u * len(folds) + f + 1)
+            bar.update(u * len(folds) + f + 1)
         del activations
+    bar.close()
     if trainer is not None:
         trainer.flush()
         if trainer.unconverged:
@@ -285,6 +288,7 @@ def decode(
         "classifier": classifier if builtin else type(classifier).__name__,
         "C": float(C),
         "pca": pca,
+        "pca_capped": components,
         "standardize": bool(standardize),
         "cv": cv_text,
         "seed": seed,

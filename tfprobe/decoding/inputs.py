@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tfprobe.decoding.errors import DecodingInputError
+from tfprobe.errors import DecodingInputError
 
 
 @dataclass(frozen=True)

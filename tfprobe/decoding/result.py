@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
+
+from tfprobe.atomic import check_destination, staged
 
 
 class Score(NamedTuple):
@@ -116,6 +117,12 @@ class DecodingResult:
         ]
         lines.append("  ".join("-" * w for w in widths))
         lines += ["  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
+        capped = self.settings.get("pca_capped") or {}
+        if capped:
+            lines.append(
+                f"PCA to {self.settings.get('pca')} components kept fewer where a unit has fewer features "
+                "(or a training fold fewer samples): " + ", ".join(f"{u} {k}" for u, k in capped.items())
+            )
         return "\n".join(line.rstrip() for line in lines)
 
     def __str__(self) -> str:
@@ -145,19 +152,14 @@ class DecodingResult:
             settings=dict(data.get("settings", {})),
         )
 
-    def save(self, path: str | os.PathLike[str]) -> Path:
-        """Write :meth:`to_dict` as JSON atomically (temporary file beside ``path``, then renamed)."""
-        path = Path(path)
-        if not path.parent.is_dir():
-            raise FileNotFoundError(f"folder {str(path.parent)!r} for the result does not exist")
-        handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".json", dir=path.parent)
-        try:
-            with os.fdopen(handle, "w") as stream:
-                json.dump(self.to_dict(), stream)
-            os.replace(temporary, path)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
+    def save(self, path: str | os.PathLike[str], *, overwrite: bool = False) -> Path:
+        """Write :meth:`to_dict` as JSON atomically (temporary file beside ``path``, then renamed).
+
+        An existing file is replaced only with ``overwrite=True``.
+        """
+        path = check_destination(path, overwrite=overwrite, what="decoding result")
+        with staged(path) as temporary, open(temporary, "w") as stream:
+            json.dump(self.to_dict(), stream)
         return path
 
     @classmethod

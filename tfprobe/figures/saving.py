@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
+from matplotlib.backend_bases import FigureCanvasBase
 from matplotlib.figure import Figure
+
+from tfprobe.atomic import staged
 
 
 def save_figure(figure: Figure, path: str | os.PathLike[str], *, dpi: int = 150) -> Path:
@@ -16,17 +18,20 @@ def save_figure(figure: Figure, path: str | os.PathLike[str], *, dpi: int = 150)
     interrupted save never leaves a truncated file.  Returns the path written.
     """
     path = Path(path)
-    suffix = path.suffix.lstrip(".").lower()
-    if not suffix:
-        raise ValueError(f"figure path needs a suffix naming its format (.png, .pdf, .svg), got {str(path)!r}")
-    if not path.parent.is_dir():
-        raise FileNotFoundError(f"folder {str(path.parent)!r} for the figure does not exist")
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".{suffix}", dir=path.parent)
-    os.close(handle)
-    try:
+    suffix = check_figure_format(path)
+    with staged(path) as temporary:
         figure.savefig(temporary, format=suffix, dpi=dpi, bbox_inches="tight")
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
     return path
+
+
+def check_figure_format(path: str | os.PathLike[str]) -> str:
+    """The format a figure path's suffix names, or a ValueError listing the formats matplotlib writes."""
+    path = Path(path)
+    suffix = path.suffix.lstrip(".").lower()
+    formats = FigureCanvasBase.get_supported_filetypes()
+    if suffix not in formats:
+        raise ValueError(
+            f"figure {str(path)!r}: expected a suffix naming a format ({', '.join('.' + f for f in sorted(formats))}), "
+            f"got {('.' + suffix) if suffix else 'none'}"
+        )
+    return suffix

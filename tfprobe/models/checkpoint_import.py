@@ -33,6 +33,7 @@ from tfprobe.models.architecture import (
     modulated_shapes,
     parse_checkpoint_filename,
 )
+from tfprobe.models.provenance import record_provenance, weights_from_file
 from tfprobe.models.pth_reader import read_torch_state_dict
 
 if TYPE_CHECKING:
@@ -225,6 +226,7 @@ def load_torch_checkpoint(model: GainModulatedRNN, path: str | os.PathLike[str],
     if check_filename:
         _check_filename(model, path)
     load_torch_state_dict(model, state_dict, source=str(path))
+    record_provenance(model, weights=weights_from_file("checkpoint", path))
 
 
 def build_from_torch_checkpoint(
@@ -247,4 +249,5 @@ def build_from_torch_checkpoint(
         flags = parsed[0]
     model = cls.from_code(flags.code, timesteps=timesteps, n_feats=n_feats, **kwargs)
     load_torch_state_dict(model, state_dict, source=str(path))
+    record_provenance(model, spec=str(path), weights=weights_from_file("checkpoint", path))
     return model

@@ -4,14 +4,23 @@ Layout of a file::
 
     /activations/<unit>     float32 (n, *per-stimulus shape), one dataset per unit; nested layer
                             names ("vgg16/block1_conv1") become nested groups
-    /stimulus_ids           (n,) int64 or UTF-8 strings
-    attributes of /         format, tfprobe version, model name / class / config, units (JSON list,
-                            in order), pooling, created
+    /stimulus_ids           (n,) int64 or UTF-8 strings, all different
+    attributes of /         format, created, units (JSON list, in order), and what made the file:
+                            model_spec, model_class, model_name, model_config, weights (provenance:
+                            "imagenet", "random (seed 0)", "file <path> (sha256 ...)", ...),
+                            weights_sha256 (a fingerprint of the weight values), code and timesteps
+                            (the recurrent network; "" and -1 otherwise), pooling, scale,
+                            preprocessing, input_shape, tfprobe_version, tensorflow_version,
+                            keras_version
     attributes of a unit    layer, timestep (-1: none), kind, modulation, source
 
-A file is always written beside its destination under a temporary name and
-renamed over it only when complete (appending copies the file first), so an
-interrupted extraction leaves the old file, or none, and no half-written one.
+A file is always written beside its destination under a temporary name and renamed over it only when
+complete (appending copies the file first), so an interrupted extraction leaves the old file, or none,
+and no half-written one.  Appending is refused, before any work and with the file unchanged, when the
+new stimuli would be recorded differently (:data:`IDENTITY_FIELDS`, units, shapes) or repeat an id.
+
+Reading is lazy: ``load_activations(path)[unit]`` is a :class:`UnitArray` that reads only the rows it is
+indexed with (``[:100]``, ``[idx]``); ``numpy.asarray`` of it reads the whole unit.
 """
 
 from __future__ import annotations
@@ -20,7 +29,6 @@ import datetime
 import json
 import os
 import shutil
-import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -28,24 +36,122 @@ from typing import Any
 import h5py
 import numpy as np
 
+from tfprobe.atomic import check_destination, staged
+from tfprobe.errors import ActivationFileError, DuplicateIdError
 from tfprobe.probing.units import UnitInfo, unknown_unit
 
-FORMAT = "tfprobe-activations/1"
+FORMAT = "tfprobe-activations/2"
+#: Formats this version reads (version 1 files lack the provenance fields and cannot be appended to).
+READABLE_FORMATS = ("tfprobe-activations/1", FORMAT)
+#: Root attributes that must be equal for stimuli to be appended to a file.
+IDENTITY_FIELDS = (
+    "model_spec",
+    "model_class",
+    "weights",
+    "weights_sha256",
+    "code",
+    "timesteps",
+    "pooling",
+    "scale",
+    "preprocessing",
+    "input_shape",
+)
 
 
-class ActivationFileError(ValueError):
-    """An activation file that cannot be read, or does not match what is being appended."""
+def _stored(value: Any) -> Any:
+    """How a metadata value is kept as an HDF5 attribute (scalars as they are, the rest as JSON)."""
+    return value if isinstance(value, (int, float, str)) else json.dumps(value)
 
 
-def _check_path(path: Path, mode: str, overwrite: bool) -> None:
-    if mode not in ("w", "a"):
-        raise ValueError(f"mode must be 'w' (write a new file) or 'a' (append to one), got {mode!r}")
-    if not path.parent.is_dir():
-        raise FileNotFoundError(f"folder {str(path.parent)!r} for the activation file does not exist")
-    if mode == "w" and path.exists() and not overwrite:
-        raise FileExistsError(
-            f"{path} exists: pass overwrite=True to replace it, or mode='a' to append stimuli to it"
+def _attr(value: Any) -> Any:
+    if isinstance(value, bytes):
+        return value.decode()
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def _decode_ids(values: np.ndarray) -> np.ndarray:
+    if values.dtype == object or values.dtype.kind == "S":
+        return np.array([v.decode() if isinstance(v, bytes) else str(v) for v in values])
+    return values
+
+
+def _check_ids(ids: Sequence[Any] | np.ndarray | None, where: str) -> np.ndarray | None:
+    """Ids as a 1-D int or str array with no repeats (None stays None)."""
+    if ids is None:
+        return None
+    array = np.asarray(ids)
+    if array.ndim != 1:
+        raise ValueError(f"ids must be a 1-D sequence of ints or strings, got shape {array.shape}")
+    if array.dtype.kind not in "iuUSO":
+        raise ValueError(f"ids must be integers or strings, got dtype {array.dtype}")
+    values, counts = np.unique(array.astype(str), return_counts=True)
+    if np.any(counts > 1):
+        repeated = values[counts > 1]
+        raise DuplicateIdError(f"{where}: stimulus ids repeat ({', '.join(map(repr, repeated[:5].tolist()))})")
+    return array
+
+
+def read_units(file: h5py.File, path: Path) -> list[str]:
+    if file.attrs.get("format") not in READABLE_FORMATS or "units" not in file.attrs:
+        raise ActivationFileError(f"{path} is an HDF5 file but not a tfprobe activation file (no {FORMAT!r} header)")
+    return list(json.loads(file.attrs["units"]))
+
+
+def _check_appendable(
+    path: Path, units: Sequence[UnitInfo], metadata: Mapping[str, Any], ids: np.ndarray | None
+) -> int:
+    """Refuse appending to ``path`` what would be recorded differently; the number of stimuli it holds."""
+    try:
+        with h5py.File(path, "r") as file:
+            existing = read_units(file, path)
+            if file.attrs.get("format") != FORMAT:
+                raise ActivationFileError(
+                    f"cannot append to {path}: it was written by an older tfprobe ({file.attrs.get('format')}) "
+                    "that did not record which model and weights made it; write a new file"
+                )
+            attrs = {key: _attr(value) for key, value in file.attrs.items()}
+            shapes = {name: tuple(file[f"activations/{name}"].shape[1:]) for name in existing}
+            stored_ids = _decode_ids(file["stimulus_ids"][()])
+    except (OSError, KeyError) as error:
+        raise ActivationFileError(f"cannot append to {path}: cannot read it ({error})") from None
+    wanted = [unit.name for unit in units]
+    if existing != wanted:
+        raise ActivationFileError(
+            f"cannot append to {path}: it holds units {existing}, this extraction records {wanted}"
         )
+    for field in IDENTITY_FIELDS:
+        old, new = attrs.get(field), _stored(metadata.get(field, ""))
+        if old != new:
+            raise ActivationFileError(
+                f"cannot append to {path}: its {field} is {_shorten(old)!r}, these stimuli's is {_shorten(new)!r}"
+            )
+    for unit in units:
+        if shapes[unit.name] != tuple(unit.shape):
+            raise ActivationFileError(
+                f"cannot append to {path}: unit {unit.name!r} has shape {shapes[unit.name]} per stimulus there, "
+                f"{tuple(unit.shape)} now"
+            )
+    numbered = stored_ids.dtype.kind in "iu"
+    if ids is None and not numbered:
+        raise ValueError(f"cannot append to {path}: its stimulus ids are strings; give ids for the new stimuli")
+    if ids is not None:
+        if (ids.dtype.kind in "iu") != numbered:
+            kinds = ("integers", "strings") if numbered else ("strings", "integers")
+            raise ValueError(f"cannot append to {path}: its stimulus ids are {kinds[0]}, the new ones {kinds[1]}")
+        repeated = np.intersect1d(stored_ids.astype(str), ids.astype(str))
+        if len(repeated):
+            raise DuplicateIdError(
+                f"cannot append to {path}: {len(repeated)} stimulus ids are already in it "
+                f"({', '.join(map(repr, repeated[:5].tolist()))})"
+            )
+    return len(stored_ids)
+
+
+def _shorten(value: Any, limit: int = 160) -> Any:
+    text = str(value)
+    return value if len(text) <= limit else text[: limit - 3] + "..."
 
 
 class ActivationWriter:
@@ -58,11 +164,23 @@ class ActivationWriter:
     units : sequence of UnitInfo
         Units, with their per-stimulus shapes after pooling.
     metadata : dict
-        Root attributes (model name, class, config, pooling, ...).
+        Root attributes (see the module documentation; :data:`IDENTITY_FIELDS` are compared on appending).
     mode : {"w", "a"}
         Write a new file, or append stimuli to an existing one (created if missing).
     overwrite : bool
         With ``mode="w"``, replace an existing file.
+    ids : sequence, optional
+        One id (int or str) per stimulus, all different and, when appending, new to the file; default:
+        running numbers (continuing the file's).
+
+    Raises
+    ------
+    FileExistsError, FileNotFoundError
+        The file exists (``mode="w"`` without ``overwrite``) or its folder does not.
+    ActivationFileError
+        Appending stimuli recorded differently from the file's (the message names the field and both values).
+    DuplicateIdError
+        Repeated ids.
     """
 
     def __init__(
@@ -73,31 +191,39 @@ class ActivationWriter:
         *,
         mode: str = "w",
         overwrite: bool = False,
+        ids: Sequence[Any] | np.ndarray | None = None,
     ) -> None:
+        if mode not in ("w", "a"):
+            raise ValueError(f"mode must be 'w' (write a new file) or 'a' (append to one), got {mode!r}")
         self.path = Path(path)
-        _check_path(self.path, mode, overwrite)
+        self.appending = mode == "a" and self.path.exists()
+        check_destination(
+            self.path,
+            overwrite=overwrite or mode == "a",
+            what="activation file",
+            remedy="pass overwrite=True to replace it, or mode='a' to append stimuli to it",
+        )
         self.units = list(units)
         self.metadata = dict(metadata)
-        self.appending = mode == "a" and self.path.exists()
-        self._temporary: Path | None = None
+        self.ids = _check_ids(ids, str(self.path))
+        self._first = _check_appendable(self.path, self.units, self.metadata, self.ids) if self.appending else 0
+        self.written = self._first  # rows in the file (appending starts after the existing ones)
         self._file: h5py.File | None = None
-        self.written = 0  # rows in the file (appending starts after the existing ones)
-        self._first = 0  # the first row this writer adds
+        self._stage: Any = None
 
     def __enter__(self) -> ActivationWriter:
-        handle, name = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".partial", dir=self.path.parent)
-        os.close(handle)
-        self._temporary = Path(name)
+        self._stage = staged(self.path)
+        temporary = self._stage.__enter__()
         try:
             if self.appending:
-                shutil.copyfile(self.path, self._temporary)
-                self._file = h5py.File(self._temporary, "r+")
-                self._check_appendable()
+                shutil.copyfile(self.path, temporary)
+                self._file = h5py.File(temporary, "r+")
             else:
-                self._file = h5py.File(self._temporary, "w")
+                self._file = h5py.File(temporary, "w")
                 self._create()
-        except BaseException:
-            self._discard()
+        except BaseException as error:
+            self._close()
+            self._stage.__exit__(type(error), error, error.__traceback__)
             raise
         return self
 
@@ -107,7 +233,7 @@ class ActivationWriter:
         file.attrs["created"] = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
         file.attrs["units"] = json.dumps([u.name for u in self.units])
         for key, value in self.metadata.items():
-            file.attrs[key] = value if isinstance(value, (int, float, str)) else json.dumps(value)
+            file.attrs[key] = _stored(value)
         for unit in self.units:
             dataset = file.create_dataset(
                 f"activations/{unit.name}",
@@ -122,28 +248,6 @@ class ActivationWriter:
             dataset.attrs["modulation"] = unit.modulation or ""
             dataset.attrs["source"] = unit.source or ""
 
-    def _check_appendable(self) -> None:
-        existing = read_units(self._file, self.path)
-        wanted = [u.name for u in self.units]
-        if existing != wanted:
-            raise ActivationFileError(
-                f"cannot append to {self.path}: it holds units {existing}, this extraction records {wanted}"
-            )
-        for unit in self.units:
-            shape = tuple(self._file[f"activations/{unit.name}"].shape[1:])
-            if shape != tuple(unit.shape):
-                raise ActivationFileError(
-                    f"cannot append to {self.path}: unit {unit.name!r} has shape {shape} per stimulus there, "
-                    f"{tuple(unit.shape)} now (different pooling?)"
-                )
-        stored = str(self._file.attrs.get("pooling", ""))
-        if stored != str(self.metadata.get("pooling", "")):
-            raise ActivationFileError(
-                f"cannot append to {self.path}: its activations were pooled as {stored!r}, "
-                f"these as {self.metadata.get('pooling')!r}"
-            )
-        self.written = self._first = len(self._file["stimulus_ids"])
-
     def write(self, batch: Mapping[str, np.ndarray]) -> None:
         """Append one batch: an array (b, *shape) per unit."""
         sizes = {len(batch[u.name]) for u in self.units}
@@ -156,61 +260,89 @@ class ActivationWriter:
             dataset[self.written :] = batch[unit.name]
         self.written += size
 
-    def finish(self, ids: Sequence[Any] | np.ndarray | None) -> None:
-        """Store the stimulus ids of what was written (default: running numbers) and publish the file."""
+    def finish(self) -> None:
+        """Store the stimulus ids of what was written and publish the file."""
         count = self.written - self._first
-        if ids is None:
+        if self.ids is None:
             new_ids = np.arange(self._first, self.written, dtype=np.int64)
+        elif len(self.ids) != count:
+            raise ValueError(f"ids must give one id per stimulus: {count} stimuli, got {self.ids.shape} ids")
         else:
-            new_ids = np.asarray(ids)
-            if new_ids.ndim != 1 or len(new_ids) != count:
-                raise ValueError(f"ids must give one id per stimulus: {count} stimuli, got {new_ids.shape} ids")
+            new_ids = self.ids
         if self.appending:
-            old = self._file["stimulus_ids"]
-            merged = np.concatenate([_decode_ids(old[()]), new_ids])
+            merged = np.concatenate([_decode_ids(self._file["stimulus_ids"][()]), new_ids])
             del self._file["stimulus_ids"]
         else:
             merged = new_ids
         if merged.dtype.kind in "US" or merged.dtype == object:
             self._file.create_dataset("stimulus_ids", data=merged.astype(str).astype(object), dtype=h5py.string_dtype())
-        elif merged.dtype.kind in "iu":
-            self._file.create_dataset("stimulus_ids", data=merged.astype(np.int64))
         else:
-            raise ValueError(f"ids must be integers or strings, got dtype {merged.dtype}")
-        self._file.close()
-        self._file = None
-        os.replace(self._temporary, self.path)
-        self._temporary = None
+            self._file.create_dataset("stimulus_ids", data=merged.astype(np.int64))
+        self._close()
+        stage, self._stage = self._stage, None
+        stage.__exit__(None, None, None)
 
-    def _discard(self) -> None:
+    def _close(self) -> None:
         if self._file is not None:
             self._file.close()
             self._file = None
-        if self._temporary is not None:
-            self._temporary.unlink(missing_ok=True)
-            self._temporary = None
 
-    def __exit__(self, *exc: object) -> None:
-        self._discard()  # after finish() there is nothing left to discard
-
-
-def _decode_ids(values: np.ndarray) -> np.ndarray:
-    if values.dtype == object or values.dtype.kind == "S":
-        return np.array([v.decode() if isinstance(v, bytes) else str(v) for v in values])
-    return values
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, traceback: Any) -> None:
+        self._close()
+        if self._stage is not None:  # not finished: discard the temporary
+            stage, self._stage = self._stage, None
+            stage.__exit__(kind or RuntimeError, error or RuntimeError("extraction not finished"), traceback)
 
 
-def read_units(file: h5py.File, path: Path) -> list[str]:
-    if file.attrs.get("format") != FORMAT or "units" not in file.attrs:
-        raise ActivationFileError(f"{path} is an HDF5 file but not a tfprobe activation file (no {FORMAT!r} header)")
-    return list(json.loads(file.attrs["units"]))
+def _row_indices(rows: Any, n: int, path: Path, unit: str) -> np.ndarray:
+    index = np.asarray(rows)
+    if index.dtype == bool:
+        if index.shape != (n,):
+            raise IndexError(f"a boolean row mask for {unit!r} in {path.name} needs shape ({n},), got {index.shape}")
+        return np.flatnonzero(index)
+    if index.dtype.kind not in "iu" or index.ndim != 1:
+        raise IndexError(f"rows of {unit!r} in {path.name} must be a slice, an int or 1-D ints, got {rows!r}")
+    if len(index) and (index.min() < -n or index.max() >= n):
+        raise IndexError(f"row index out of range for {unit!r} in {path.name}: it has {n} stimuli")
+    return np.where(index < 0, index + n, index)
 
 
-class ActivationFile(Mapping[str, np.ndarray]):
-    """A tfprobe activation file, read lazily: ``file[unit]`` loads one unit's (n, ...) array.
+class UnitArray:
+    """One unit of an activation file, read from disk only when indexed.
 
-    It is a mapping from unit names to arrays, so it can be passed wherever activations are expected
-    (for example to :func:`tfprobe.decoding.decode`).
+    ``unit[:100]``, ``unit[[3, 7]]`` or ``unit[5]`` read those stimuli's rows only; ``numpy.asarray(unit)``
+    (or ``unit[()]``, ``unit[:]``) reads all of them.  ``shape``, ``dtype`` and ``len`` need no reading.
+    """
+
+    def __init__(self, file: ActivationFile, name: str) -> None:
+        self._file = file
+        self.name = name
+        self.shape = file.shapes[name]
+        self.dtype = np.dtype(np.float32)
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, key: Any) -> np.ndarray:
+        return self._file.read(self.name, key)
+
+    def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
+        values = self._file.read(self.name)
+        return values if dtype is None else values.astype(dtype, copy=False)
+
+    def __repr__(self) -> str:
+        return f"UnitArray({self.name!r}, shape={self.shape}, file={self._file.path.name!r}; index it to read)"
+
+
+class ActivationFile(Mapping[str, UnitArray]):
+    """A tfprobe activation file, read lazily: ``file[unit]`` is a :class:`UnitArray` of shape (n, ...).
+
+    It is a mapping from unit names to array-likes, so it can be passed wherever activations are expected
+    (for example to :func:`tfprobe.decoding.decode`, which reads one unit at a time).
 
     Attributes
     ----------
@@ -220,7 +352,7 @@ class ActivationFile(Mapping[str, np.ndarray]):
     ids : ndarray (n,)
         Stimulus ids.
     attrs : dict
-        File metadata (model, pooling, ...).
+        File metadata: what made the file (model, weights, pooling, ...; see :mod:`tfprobe.probing.store`).
     """
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
@@ -249,59 +381,41 @@ class ActivationFile(Mapping[str, np.ndarray]):
     def __iter__(self) -> Iterator[str]:
         return iter(self.units)
 
-    def __getitem__(self, unit: str) -> np.ndarray:
-        return self.read(unit)
+    def __getitem__(self, unit: str) -> UnitArray:
+        if unit not in self.units:
+            raise unknown_unit(unit, self.units, f"unit in {self.path.name}:")
+        return UnitArray(self, unit)
 
     @property
     def n_stimuli(self) -> int:
         return len(self.ids)
 
-    def read(self, unit: str, rows: slice | np.ndarray | None = None) -> np.ndarray:
-        """One unit's activations (all stimuli, or the given rows)."""
+    def read(self, unit: str, rows: Any = None) -> np.ndarray:
+        """One unit's activations: all stimuli, or the given rows (a slice, an int or sorted indices)."""
         if unit not in self.units:
             raise unknown_unit(unit, self.units, f"unit in {self.path.name}:")
         try:
             with h5py.File(self.path, "r") as file:
                 dataset = file[f"activations/{unit}"]
-                return dataset[()] if rows is None else dataset[rows]
+                if rows is None:
+                    return dataset[()]
+                if isinstance(rows, (slice, int, np.integer, tuple)) or np.ndim(rows) == 0:
+                    return dataset[rows]
+                # h5py reads increasing, unique indices only: read those, then put them in the asked order
+                index = _row_indices(rows, dataset.shape[0], self.path, unit)
+                unique, inverse = np.unique(index, return_inverse=True)
+                return dataset[unique][inverse.reshape(-1)]
         except (OSError, KeyError) as error:
             raise ActivationFileError(f"cannot read unit {unit!r} from {self.path}: {error}") from None
 
-    def subset(self, units: Sequence[str]) -> Mapping[str, np.ndarray]:
-        """A lazy mapping of some of the units (each read from disk when asked for)."""
-        for unit in units:
-            if unit not in self.units:
-                raise unknown_unit(unit, self.units, f"unit in {self.path.name}:")
-        return _UnitView(self, list(units))
+    def subset(self, units: Sequence[str]) -> Mapping[str, UnitArray]:
+        """A lazy mapping of some of the units."""
+        return {unit: self[unit] for unit in units}
 
     def __repr__(self) -> str:
         return f"ActivationFile({str(self.path)!r}, {self.n_stimuli} stimuli, units={self.units})"
 
 
-class _UnitView(Mapping[str, np.ndarray]):
-    def __init__(self, file: ActivationFile, units: list[str]) -> None:
-        self._file, self._units = file, units
-
-    def __getitem__(self, unit: str) -> np.ndarray:
-        if unit not in self._units:
-            raise unknown_unit(unit, self._units, "unit in this selection:")
-        return self._file.read(unit)
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._units)
-
-    def __len__(self) -> int:
-        return len(self._units)
-
-
-def _attr(value: Any) -> Any:
-    if isinstance(value, bytes):
-        return value.decode()
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
-
-
 def load_activations(path: str | os.PathLike[str]) -> ActivationFile:
-    """Open an activation file written by :meth:`tfprobe.Probe.extract`."""
+    """Open an activation file written by :meth:`tfprobe.Probe.extract` (nothing is read until indexed)."""
     return ActivationFile(path)

@@ -6,12 +6,7 @@ import dataclasses
 import difflib
 from collections.abc import Iterable, Sequence
 
-
-class UnknownUnitError(KeyError):
-    """A unit name the model does not have (the message suggests the closest ones)."""
-
-    def __str__(self) -> str:  # KeyError would quote the message
-        return str(self.args[0])
+from tfprobe.errors import UnknownUnitError
 
 
 @dataclasses.dataclass(frozen=True)
