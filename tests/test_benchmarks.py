@@ -54,3 +54,11 @@ def test_decoding_speed_benchmark_prints_its_figures():
     assert figures["speedup"] > 0 and figures["sklearn_s"] > 0 and figures["tfprobe_s"] > 0
     assert 0 <= figures["max_accuracy_gap"] <= 100
     assert "randomly initialised" in output
+
+
+@pytest.mark.heavy
+def test_act_memory_benchmark_prints_its_figures():
+    output, figures = run_benchmark("act_memory.py", "--small", "16", "--large", "48", "--batch-sizes", "8")
+    assert 0.5 < figures["peak_rss_ratio_10k_over_1k"] < 2
+    assert figures["peak_rss_small_mib"] > 100 and set(figures["peak_rss_mib_by_batch"]) == {"8"}
+    assert "ratio 48 / 16" in output
