@@ -62,3 +62,31 @@ def test_act_memory_benchmark_prints_its_figures():
     assert 0.5 < figures["peak_rss_ratio_10k_over_1k"] < 2
     assert figures["peak_rss_small_mib"] > 100 and set(figures["peak_rss_mib_by_batch"]) == {"8"}
     assert "ratio 48 / 16" in output
+
+
+@pytest.mark.heavy
+def test_featurevis_speed_benchmark_prints_its_figures():
+    output, figures = run_benchmark(
+        "featurevis_speed.py",
+        *("--channels", "2", "--size", "48", "--steps", "2", "--seed-steps", "1", "--bfloat16-steps", "1"),
+    )
+    for key in ("speedup_vs_seed_loop", "speedup_vs_tf_keras_vis", "seconds_per_step", "bfloat16_speedup"):
+        assert figures[key] > 0, key
+    assert "tf-keras-vis 0.8.7 ActivationMaximization" in output and "Xplique's 1.02 s" in output
+
+
+@pytest.mark.heavy
+def test_featurevis_quality_benchmark_prints_its_figures(tmp_path):
+    output, figures = run_benchmark(
+        "featurevis_quality.py",
+        *("--train", "1500", "--epochs", "1", "--steps", "6", "--class-seeds", "1", "--channel-seeds", "1"),
+        *("--draws", "2", "--no-bfloat16", "--models", str(tmp_path)),
+    )
+    for key in ("robustness_default", "robustness_naive", "robustness_maco"):
+        assert 0 < figures[key] < 5, key
+    for key in ("transfer_default", "transfer_naive", "transfer_maco"):
+        assert 0 <= figures[key] <= 1, key
+    assert figures["objective_ratio"] > 0 and figures["steps"] == 6 and figures["head"] == "gap"
+    assert len(list(tmp_path.glob("fashion_vgg_gap_*_e1_n1500.keras"))) == 2  # the trained networks, kept
+    for recipe in ("naive", "default", "maco"):
+        assert f"\n{recipe:<10} float32" in output

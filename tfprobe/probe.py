@@ -106,6 +106,11 @@ class Probe:
                     names.append(resolved)
         return names
 
+    def logits_unit(self) -> str:
+        """The unit of the class scores before any softmax: ``<output layer>.logits`` when the output layer
+        applies a softmax or sigmoid, else the output layer (the recurrent network's ``logits``)."""
+        return self._backend.logits_unit()
+
     def summary(self) -> str:
         """A table of the units: name, shape, layer, time step, kind."""
         rows = [f"{'unit':<34} {'shape':<18} {'layer':<16} {'t':>3}  kind"]

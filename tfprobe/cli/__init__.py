@@ -10,6 +10,8 @@
     Record the activations of a model's units for a folder or array of stimuli into an HDF5 file.
 ``tfprobe decode``
     Decode labels from an activation file, unit by unit, with cross-validation.
+``tfprobe visualize``
+    Render images that maximise a unit's channels (or classes) and write them to a folder.
 ``tfprobe data``
     Show where MNIST and Fashion-MNIST are found and which copy a load would use.
 
@@ -27,7 +29,7 @@ import traceback
 from collections.abc import Sequence
 
 from tfprobe import __version__
-from tfprobe.cli import data, network, probing
+from tfprobe.cli import data, network, probing, visualize
 from tfprobe.cli.failures import exit_status, one_line
 from tfprobe.cli.parsing import CommandParser
 
@@ -44,6 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=CommandParser)
     network.add_commands(commands)
     probing.add_commands(commands)
+    visualize.add_commands(commands)
     data.add_commands(commands)
     return parser
 

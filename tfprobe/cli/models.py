@@ -32,8 +32,13 @@ def add_model_options(parser: argparse.ArgumentParser, *, any_model: bool = True
         parser.add_argument(
             "--weights", help="keras.applications models: imagenet (default), none (random weights) or a weights file"
         )
+        parser.add_argument(
+            "--no-top",
+            action="store_true",
+            help="keras.applications models: drop the classifier (a model of any input size)",
+        )
     else:
-        parser.set_defaults(weights=None)
+        parser.set_defaults(weights=None, no_top=False)
     parser.add_argument(
         "--code",
         help="the recurrent network's flags as the authors' code, e.g. bglt_0111 (the default; a .pth "
@@ -78,10 +83,10 @@ def check_model(args: argparse.Namespace) -> None:
     """Refuse, before any work, a MODEL and options that do not go together."""
     spec = str(args.model)
     if is_recurrent(spec):
-        if args.weights is not None:
+        if args.weights is not None or args.no_top:
             raise UsageError(
-                "--weights applies to keras.applications models; the recurrent network's weights come from a "
-                ".pth file given as MODEL (or are random, from --seed)"
+                f"{'--weights' if args.weights is not None else '--no-top'} applies to keras.applications models; "
+                "the recurrent network's weights come from a .pth file given as MODEL (or are random, from --seed)"
             )
         if args.code is not None:
             from tfprobe.models.architecture import RecurrenceFlags
@@ -108,8 +113,9 @@ def check_model(args: argparse.Namespace) -> None:
             raise UsageError(f"{flag} applies to the recurrent network (rnn, rnn:<code>, a .pth file), not {spec}")
     if spec.endswith(".keras"):
         check_existing(Path(spec), "model file")
-        if args.weights is not None:
-            raise UsageError(f"--weights applies to keras.applications models; {spec} holds its own weights")
+        if args.weights is not None or args.no_top:
+            flag = "--weights" if args.weights is not None else "--no-top"
+            raise UsageError(f"{flag} applies to keras.applications models; {spec} is a model of its own")
     elif application_name(spec) is None:
         raise UsageError(f"unknown MODEL {spec!r}: expected {MODEL_HELP}")
     elif args.weights not in (None, "imagenet", "none"):
@@ -122,5 +128,11 @@ def load(args: argparse.Namespace) -> Any:
 
     weights = {None: "imagenet", "none": None}.get(args.weights, args.weights)
     return load_model(
-        args.model, weights=weights, seed=args.seed, code=args.code, timesteps=args.timesteps, n_feats=args.n_feats
+        args.model,
+        weights=weights,
+        seed=args.seed,
+        code=args.code,
+        timesteps=args.timesteps,
+        n_feats=args.n_feats,
+        include_top=not args.no_top,
     )

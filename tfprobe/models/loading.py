@@ -103,12 +103,12 @@ def _recurrent(text: str, code: str | None, timesteps: int | None, n_feats: int 
     return model
 
 
-def _application(name: str, weights: str | os.PathLike[str] | None, seed: int) -> keras.Model:
+def _application(name: str, weights: str | os.PathLike[str] | None, seed: int, include_top: bool) -> keras.Model:
     keras.utils.set_random_seed(seed)
     if weights is not None and str(weights) not in ("imagenet",) and not Path(weights).is_file():
         raise FileNotFoundError(f"weights file {str(weights)!r} for {name} does not exist")
     try:
-        model = APPLICATIONS[name].build(weights=None if weights is None else str(weights))
+        model = APPLICATIONS[name].build(weights=None if weights is None else str(weights), include_top=include_top)
     except Exception as error:  # Keras raises several kinds when a download fails
         raise ValueError(
             f"could not build {name} with weights={str(weights)!r} ({' '.join(str(error).split())[:200]}); "
@@ -120,7 +120,7 @@ def _application(name: str, weights: str | os.PathLike[str] | None, seed: int) -
         provenance = "imagenet"
     else:
         provenance = weights_from_file("file", weights)
-    record_provenance(model, spec=name, weights=provenance)
+    record_provenance(model, spec=name if include_top else f"{name}-notop", weights=provenance)
     return model
 
 
@@ -132,6 +132,7 @@ def load_model(
     code: str | None = None,
     timesteps: int | None = None,
     n_feats: int | None = None,
+    include_top: bool = True,
 ) -> keras.Model:
     """The model ``spec`` describes (see the module documentation for the accepted forms).
 
@@ -145,6 +146,9 @@ def load_model(
     code, timesteps, n_feats : optional
         For the recurrent network: its flags (``"bglt_0111"``), time steps and conv1 channels.  With a
         ``.pth`` checkpoint they are read from the file and, when given, must agree with it.
+    include_top : bool
+        For applications: keep the classifier (fixed 224 x 224 input), or drop it (a model of any input
+        size, as feature visualisation of conv layers wants; its spec reads ``"vgg16-notop"``).
 
     Raises
     ------
@@ -168,7 +172,9 @@ def load_model(
         record_provenance(model, spec=str(Path(text).resolve()), weights=weights_from_file("file", text))
         return model
     if text.lower() in APPLICATIONS:
-        return _application(text.lower(), weights, seed)
+        return _application(text.lower(), weights, seed, include_top)
+    if not include_top:
+        raise ValueError(f"include_top=False applies to keras.applications models, not {text!r}")
     raise ValueError(
         f"unknown model {text!r}: give a .keras or .pth file, 'rnn' or 'rnn:<code>[:<timesteps>]' (e.g. "
         f"rnn:bglt_0111), or one of {', '.join(APPLICATIONS)}"

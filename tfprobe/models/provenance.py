@@ -19,7 +19,7 @@ from typing import Any
 import keras
 import numpy as np
 
-__all__ = ["describe_model", "file_sha256", "record_provenance", "weights_fingerprint"]
+__all__ = ["describe_model", "file_sha256", "record_provenance", "recorded_spec", "weights_fingerprint"]
 
 _RECORDS: weakref.WeakKeyDictionary[keras.Model, dict[str, str]] = weakref.WeakKeyDictionary()
 #: The text of ``weights`` for a model no loader recorded.
@@ -47,6 +47,11 @@ def record_provenance(model: keras.Model, *, spec: str | None = None, weights: s
         record["model_spec"] = spec
     if weights is not None:
         record["weights"] = weights
+
+
+def recorded_spec(model: keras.Model) -> str | None:
+    """The spec a loader recorded for ``model`` ("vgg16", "rnn:bglt_0111:4", a path), or None."""
+    return _RECORDS.get(model, {}).get("model_spec")
 
 
 def weights_fingerprint(model: keras.Model) -> str:

@@ -38,6 +38,29 @@ def _flat(outputs: Any) -> list[Any]:
     return [x for x in tf.nest.flatten(outputs) if isinstance(x, keras.KerasTensor)]
 
 
+_SQUASHING = ("softmax", "sigmoid")
+
+
+def _squashes(layer: Any) -> bool:
+    """Whether a layer ends in a softmax or sigmoid (its input or pre-activation are then the logits)."""
+    if isinstance(layer, keras.layers.Softmax):
+        return True
+    activation = getattr(layer, "activation", None)
+    return getattr(activation, "__name__", "") in _SQUASHING
+
+
+class DenseLogits(keras.layers.Layer):
+    """A Dense layer's pre-activation ``x @ kernel + bias``, sharing the layer's weights."""
+
+    def __init__(self, dense: keras.layers.Dense, **kwargs: Any) -> None:
+        super().__init__(name=f"{dense.name}_logits", **kwargs)
+        self.dense = dense
+
+    def call(self, inputs: Any) -> Any:
+        values = keras.ops.matmul(inputs, self.dense.kernel)
+        return values + self.dense.bias if self.dense.use_bias else values
+
+
 class KerasGraphUnits:
     """Every layer output of a functional or Sequential model, recordable by name."""
 
@@ -54,8 +77,11 @@ class KerasGraphUnits:
         for original, fresh in zip(graph.inputs, self.inputs, strict=True):
             history = getattr(original, "_keras_history", None)
             self._record(history.operation.name if history else "input", fresh, kind="input")
-        self._replay(graph, self.inputs, prefix="")
+        outputs = _flat(self._replay(graph, self.inputs, prefix=""))
+        by_tensor = {id(tensor): name for name, tensor in self.tensors.items()}
+        self.output_units = [by_tensor[id(tensor)] for tensor in outputs if id(tensor) in by_tensor]
         self._forward_functions: dict[tuple[str, ...], Any] = {}
+        self._extractors: dict[tuple[str, ...], keras.Model] = {}
 
     @property
     def input_shape(self) -> tuple[int | None, ...]:
@@ -81,6 +107,10 @@ class KerasGraphUnits:
                 tensors = _flat(outputs)
                 if len(tensors) == 1:
                     self._record(prefix + operation.name, tensors[0])
+                    if _squashes(operation) and args and isinstance(args[0], keras.KerasTensor):
+                        dense = isinstance(operation, keras.layers.Dense)
+                        logits = DenseLogits(operation)(args[0]) if dense else args[0]
+                        self._record(f"{prefix}{operation.name}.logits", logits, kind="logits")
                 else:
                     for i, tensor in enumerate(tensors):
                         self._record(f"{prefix}{operation.name}:{i}", tensor)
@@ -89,6 +119,13 @@ class KerasGraphUnits:
             return call
 
         return graph._run_through_graph([x for x in inputs if x is not None], operation_fn=operation_fn)
+
+    def logits_unit(self) -> str:
+        """The model's output before its softmax (``<layer>.logits``), or its output when it has none."""
+        if not self.output_units:
+            raise ValueError(f"model {self.model.name!r} has no output layer to take class logits from")
+        output = self.output_units[0]
+        return f"{output}.logits" if f"{output}.logits" in self.units else output
 
     def expand(self, name: str) -> list[str]:
         """``[name]`` if the model has that unit; otherwise an error suggesting the closest names."""
@@ -101,11 +138,18 @@ class KerasGraphUnits:
         inputs = self.inputs[0] if len(self.inputs) == 1 else self.inputs
         return keras.Model(inputs, {name: self.tensors[name] for name in names}, name=f"{self.model.name}_probe")
 
-    def forward(self, images: tf.Tensor, names: tuple[str, ...]) -> dict[str, tf.Tensor]:
+    def forward(self, images: tf.Tensor, names: tuple[str, ...], *, compiled: bool = True) -> dict[str, tf.Tensor]:
         """The named units' activations for a batch (inference mode: dropout off, batch-norm statistics fixed).
 
-        The extractor runs as a ``tf.function`` made once per set of names.
+        The extractor runs as a ``tf.function`` made once per set of names (relaxed to any batch size);
+        ``compiled=False`` calls it directly, for callers that trace it into a function of their own (inside
+        an XLA-compiled function, a nested function of unknown batch size makes XLA take the caller's inputs
+        for compile-time constants and recompile at every call).
         """
+        if not compiled:
+            if names not in self._extractors:
+                self._extractors[names] = self.extractor(names)
+            return dict(self._extractors[names](images, training=False))
         if names not in self._forward_functions:
             extractor = self.extractor(names)
             self._forward_functions[names] = tf.function(lambda x: extractor(x, training=False), reduce_retracing=True)

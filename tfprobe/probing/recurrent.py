@@ -6,7 +6,8 @@ Names:
   ``"conv1"`` means every time step.
 * ``"conv1.gain@t2"``: the gain modulation of conv1 from step 2 to step 3 (all sources summed);
   ``"conv1.gain.from_fc1@t2"`` one source (``lateral`` or ``from_<stage>``); without ``@t``: every step.
-* ``"readout"`` (fc1 of all steps, the classifier's input) and ``"log_probs"`` (the output).
+* ``"readout"`` (fc1 of all steps, the classifier's input), ``"logits"`` (the classifier's output before
+  its softmax) and ``"log_probs"`` (the output).
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ class RecurrentUnits:
                         self._add(info, base)
         readout = (16 * model.n_feats * self.timesteps,)
         self._add(UnitInfo("readout", readout, "fc1", None, "output"), None)
+        self._add(UnitInfo("logits", (20,), "fc2", None, "output"), None)
         self._add(UnitInfo("log_probs", (20,), "output", None, "output"), None)
 
     @property
@@ -75,8 +77,9 @@ class RecurrentUnits:
             )
         raise unknown_unit(name, [*self.groups, *self.units])
 
-    def forward(self, images: tf.Tensor, names: tuple[str, ...]) -> dict[str, Any]:
-        """The named units' activations for a batch (one run of the unrolled network)."""
+    def forward(self, images: tf.Tensor, names: tuple[str, ...], *, compiled: bool = True) -> dict[str, Any]:
+        """The named units' activations for a batch (one run of the unrolled network; ``compiled`` is accepted
+        for the same signature as the Keras graph's and changes nothing)."""
         outputs = self.model(images, return_activations=True)
         result = {}
         for name in names:
@@ -86,6 +89,12 @@ class RecurrentUnits:
             elif info.kind == "flow":
                 flow = outputs.flows[info.layer][info.modulation]
                 result[name] = flow.combined[info.timestep] if info.source is None else flow[info.source][info.timestep]
+            elif name == "logits":
+                result[name] = self.model.fc2(outputs.readout)
             else:
                 result[name] = outputs.readout if name == "readout" else outputs.log_probs
         return result
+
+    def logits_unit(self) -> str:
+        """The class scores before the softmax."""
+        return "logits"

@@ -1,0 +1,420 @@
+"""Rendering: optimise a batch of images for an objective, the whole loop compiled as one ``tf.function``.
+
+:func:`render` resolves the objective's units with :class:`tfprobe.Probe` (so any unit Probe names is a
+target, the recurrent network's ``conv1@t3`` included), then runs every step of the optimisation in one
+compiled ``tf.while_loop``: parameterised image -> transformations (redrawn each step from the seed) ->
+the model's value range and preprocessing -> the units the objective reads (the model is cut there) ->
+objective -> gradient -> update.  ``k`` images (``channel(unit, range(k))``) optimise together in one
+batch; more than ``batch_size`` go through in batches, with a progress bar.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import math
+import time
+import warnings
+import weakref
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from tfprobe.progress import ProgressBar
+from tfprobe.visualize import recipes
+from tfprobe.visualize.inputs import ModelInput, model_input
+from tfprobe.visualize.objectives import OUTPUT, Objective, ObjectiveError, channel
+from tfprobe.visualize.result import Visualization
+from tfprobe.visualize.transform import apply_transforms
+
+__all__ = ["OptimizationError", "render"]
+
+_ADAM = (0.9, 0.999, 1e-8)
+PRECISIONS = ("float32", "bfloat16")
+
+
+class OptimizationError(ValueError):
+    """The optimisation produced NaN or infinite values (the message says at which step)."""
+
+
+def as_objective(target: Objective | str, channels: int | Sequence[int] | None = None) -> Objective:
+    """An objective from itself, ``"unit:channel"``, or ``"unit"`` with ``channels``."""
+    if isinstance(target, Objective):
+        if channels is not None:
+            raise ObjectiveError("channels= goes with a unit name; this objective already says what to optimise")
+        return target
+    if not isinstance(target, str):
+        raise ObjectiveError(f"expected an Objective or a unit name such as 'block5_conv2:2', got {target!r}")
+    if channels is not None:
+        return channel(target, channels)
+    unit, _, index = target.rpartition(":")
+    if unit and index.isdigit():
+        return channel(unit, int(index))
+    raise ObjectiveError(
+        f"{target!r} names a unit but not what to maximise in it: write '{target}:<channel>', pass channels=, "
+        "or build an objective (tfprobe.visualize.channel, neuron, layer, ...)"
+    )
+
+
+#: A Probe per model, and compiled loops per backend, so rendering a model again reuses its graphs.
+_PROBES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_COMPILED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_CHECKED_SIZES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _probe(model: Any) -> Any:
+    from tfprobe.probe import Probe
+
+    if isinstance(model, Probe):
+        return model
+    if model not in _PROBES:
+        _PROBES[model] = Probe(model)
+    return _PROBES[model]
+
+
+def _signature(objective: Objective) -> tuple:
+    """What a compiled loop depends on in an objective (its parameter values are inputs, not part of it)."""
+    return tuple(
+        (t.kind, t.unit, t.weight, tuple(sorted(t.options.items())), tuple(sorted(t.parameters)))
+        for t in objective.terms
+    )
+
+
+def _bfloat16_copy(model: keras.Model) -> keras.Model:
+    """The model with every layer computing in bfloat16 (weights kept in float32)."""
+    from tfprobe.models.gain_rnn import GainModulatedRNN
+
+    if isinstance(model, GainModulatedRNN):
+        raise ValueError(
+            "precision='bfloat16' runs functional and Sequential Keras models; the recurrent network renders in float32"
+        )
+
+    def cast(layer: keras.layers.Layer) -> keras.layers.Layer:
+        if isinstance(layer, keras.layers.InputLayer):
+            return layer.__class__.from_config(layer.get_config())
+        return layer.__class__.from_config({**layer.get_config(), "dtype": "mixed_bfloat16"})
+
+    copy = keras.models.clone_model(model, clone_function=cast)
+    copy.set_weights(model.get_weights())
+    return copy
+
+
+def _resolver(backend: Any) -> Callable[[str], str]:
+    def resolve(name: str) -> str:
+        if name == OUTPUT:
+            return backend.logits_unit()
+        names = backend.expand(name)
+        if len(names) != 1:
+            raise ObjectiveError(
+                f"{name!r} stands for {len(names)} units ({names[0]}, ...): name one, e.g. {names[-1]!r}"
+            )
+        return names[0]
+
+    return resolve
+
+
+def _check_size(spec: ModelInput, size: int | None, forward: Callable, units: tuple[str, ...], checked: set) -> int:
+    """The size images are rendered at (the model's own when it has one), refused when the model cannot
+    take it."""
+    fixed = spec.height if spec.height is not None and spec.height == spec.width else None
+    if size is None:
+        size = fixed or 128
+    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 1:
+        raise ValueError(f"size must be a positive int (pixels), got {size!r}")
+    if spec.height is not None and (size < spec.height or size < (spec.width or 0)):
+        raise ValueError(
+            f"image size {size} is smaller than the {spec.height}x{spec.width} images the model takes; render at "
+            f"{max(spec.height, spec.width or 0)} or more (larger images are resized to the model's input)"
+        )
+    if spec.height is None and units and (size, units) not in checked:
+        try:  # a model of any input size may still need a minimum (its poolings)
+            forward(tf.zeros((1, size, size, spec.channels)), units)
+            checked.add((size, units))
+        except (ValueError, tf.errors.InvalidArgumentError) as error:
+            raise ValueError(
+                f"image size {size} is smaller than the model accepts ({' '.join(str(error).split())[:200]}); "
+                "render larger images"
+            ) from None
+    return int(size)
+
+
+@dataclasses.dataclass
+class _Compiled:
+    run: Callable[..., Any]
+    evaluate: Callable[..., Any]
+
+
+def _compile(
+    forward: Callable, objective: Objective, recipe: recipes.Recipe, spec: ModelInput, size: int, jit_compile: bool
+) -> _Compiled:
+    parameterization = recipe.parameterization
+    transforms = recipe.transforms(size)
+    units = objective.units
+    resize = spec.height is not None and (spec.height, spec.width) != (size, size)
+    beta1, beta2, epsilon = _ADAM
+    learning_rate = recipe.learning_rate
+    # the seed notebook's 1e-5 is added to the RMS of gradients with respect to model-range pixels; ours are
+    # with respect to [0, 1] images, (high - low) times larger
+    pixel_epsilon = 1e-5 * (spec.value_range[1] - spec.value_range[0])
+
+    def scores(images: tf.Tensor, seen: tf.Tensor, parameters: list[tf.Tensor]) -> tf.Tensor:
+        if resize:
+            seen = tf.image.resize(seen, (spec.height, spec.width), method="bilinear")
+        activations = forward(spec.to_model(seen), units) if units else {}
+        return objective.score(activations, images, parameters)
+
+    def step_fn(step, variables, first, second, attribution, bad, seed, parameters, total):
+        with tf.GradientTape(watch_accessed_variables=False) as tape:
+            tape.watch(variables)
+            images = parameterization.image(variables, size, size)
+            progress = tf.cast(step, tf.float32) / tf.maximum(tf.cast(total - 1, tf.float32), 1.0)
+            strength = 1.0 - (1.0 - recipe.anneal) * progress  # transformations weaken towards the end
+            seen = apply_transforms(images, transforms, tf.stack([seed, step]), strength)
+            total = tf.reduce_sum(scores(images, seen, parameters))
+        gradients = tape.gradient(total, [*variables, images])
+        gradients, image_gradient = gradients[:-1], gradients[-1]
+        finite = tf.math.is_finite(total)
+        for gradient in gradients:
+            finite = tf.logical_and(finite, tf.reduce_all(tf.math.is_finite(gradient)))
+        updated, new_first, new_second = [], [], []
+        count = tf.cast(step + 1, tf.float32)
+        for variable, gradient, m, v in zip(variables, gradients, first, second, strict=True):
+            if recipe.update == "normalized":
+                axes = list(range(variable.shape.rank))
+                axes.remove(parameterization_batch_axis)
+                rms = tf.sqrt(tf.reduce_mean(tf.square(gradient), axis=axes, keepdims=True))
+                change = learning_rate * gradient / (rms + pixel_epsilon)
+            else:
+                m = beta1 * m + (1 - beta1) * gradient
+                v = beta2 * v + (1 - beta2) * tf.square(gradient)
+                change = learning_rate * (m / (1 - beta1**count)) / (tf.sqrt(v / (1 - beta2**count)) + epsilon)
+            updated.append(variable + change)
+            new_first.append(m)
+            new_second.append(v)
+        updated = parameterization.project(updated)
+        attribution = attribution + tf.reduce_sum(tf.abs(image_gradient), axis=-1)
+        bad = tf.where(finite, bad, step)
+        return step + 1, updated, new_first, new_second, attribution, bad
+
+    parameterization_batch_axis = 1 if parameterization.name == "fourier" else 0
+
+    # One step is compiled with XLA; the loop over steps is a graph while_loop around it, which stops at the
+    # first non-finite step.  (An XLA while loop ran VGG16's steps 3x slower on CPU.)
+    compiled_step = tf.function(step_fn, jit_compile=jit_compile)
+
+    def run(variables, first, second, attribution, start, stop, seed, parameters, total):
+        def condition(step, variables, first, second, attribution, bad):
+            return tf.logical_and(step < stop, bad < 0)
+
+        def body(step, variables, first, second, attribution, bad):
+            return compiled_step(step, variables, first, second, attribution, bad, seed, parameters, total)
+
+        bad = tf.constant(-1, tf.int32)
+        return tf.while_loop(condition, body, (start, variables, first, second, attribution, bad))
+
+    def evaluate(variables, parameters):
+        images = parameterization.image(variables, size, size)
+        return images, scores(images, images, parameters)
+
+    return _Compiled(run=tf.function(run), evaluate=tf.function(evaluate))
+
+
+def _display(images: np.ndarray, how: str) -> np.ndarray:
+    if how == "standardized":  # the seed notebook's deprocess_image
+        axes = (1, 2, 3)
+        centred = images - images.mean(axis=axes, keepdims=True)
+        images = centred / (images.std(axis=axes, keepdims=True) + 1e-5) * 0.1 + 0.5
+    return np.clip(images, 0.0, 1.0).astype(np.float32)
+
+
+def _labels(objective: Objective, count: int) -> list[str]:
+    """What each image shows: "unit:channel" for per-image channel objectives, else the objective."""
+    for term in objective.terms:
+        if term.per_image is not None and "index" in term.parameters and term.kind in ("channel", "class_logit"):
+            return [f"{term.unit}:{int(i)}" for i in term.parameters["index"]]
+    return [repr(objective)] * count
+
+
+def render(
+    model: Any,
+    objective: Objective | str,
+    *,
+    channels: int | Sequence[int] | None = None,
+    recipe: str | recipes.Recipe = "default",
+    size: int | None = None,
+    steps: int | None = None,
+    batch_size: int = 32,
+    seed: int = 0,
+    precision: str = "float32",
+    maco_images: Any = None,
+    value_range: tuple[float, float] | None = None,
+    preprocess: Callable[[Any], Any] | None = None,
+    jit_compile: bool | None = None,
+    progress: bool = True,
+) -> Visualization:
+    """Images that maximise ``objective`` in ``model``.
+
+    Parameters
+    ----------
+    model : keras.Model or Probe
+        Any model :class:`tfprobe.Probe` takes (functional, Sequential, nested applications, the recurrent
+        network).
+    objective : Objective or str
+        An objective, ``"unit:channel"`` (``"block5_conv2:2"``, ``"conv1@t3:4"``), or a unit name with
+        ``channels``.
+    channels : int or sequence of int, optional
+        With a unit name: the channels to visualise, one image each, optimised together.
+    recipe : {"default", "naive", "naive-clipped", "maco"} or Recipe
+        See :mod:`tfprobe.visualize.recipes`; ``"maco"`` needs ``maco_images``.
+    size : int, optional
+        Side of the images (default: the model's input size, or 128 for models of any size).
+    steps : int, optional
+        Optimisation steps (default: the recipe's).
+    batch_size : int
+        Images optimised together; more go through in batches.
+    seed : int
+        Seeds the initial images and every step's transformations: the same seed gives the same images.
+    precision : {"float32", "bfloat16"}
+        bfloat16 runs the model's layers in bfloat16 (weights and the images in float32): about twice as
+        fast on CPUs with AVX512-BF16 and on GPUs, at a quality cost the benchmarks measure.
+    maco_images : array (n, height, width, channels) in [0, 1], optional
+        Natural images for the ``maco`` recipe's magnitude spectrum.
+    value_range, preprocess : optional
+        Override the model's input range and preprocessing (see :mod:`tfprobe.visualize.inputs`).
+    jit_compile : bool, optional
+        Compile each step with XLA.  Default: XLA, falling back (with a warning) to a TensorFlow graph for
+        a model with operations XLA cannot compile.
+    progress : bool
+        Show a progress bar over steps and batches.
+
+    Returns
+    -------
+    Visualization
+        Images in [0, 1], the objective each reached (evaluated without transformations), the attribution
+        mask, labels, the recipe and settings, and the seed.
+
+    Raises
+    ------
+    ObjectiveError, UnknownUnitError, IndexError
+        An objective that does not fit the model (the closest unit names are suggested; channel indices are
+        checked against the unit's channels).
+    OptimizationError
+        NaN or infinite values appeared (the message names the step).
+    """
+    started = time.perf_counter()
+    probe = _probe(model)
+    target = as_objective(objective, channels)
+    if target.model is not None and target.model is not probe.model:
+        raise ObjectiveError(
+            f"the objective is bound to model {getattr(target.model, 'name', '?')!r}, not to "
+            f"{probe.model.name!r}: an objective renders on the model its units belong to"
+        )
+    chosen = recipes.recipe(recipe, maco_images=maco_images)
+    if steps is not None:
+        if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
+            raise ValueError(f"steps must be a positive int, got {steps!r}")
+        chosen = dataclasses.replace(chosen, steps=int(steps))
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    backend = probe._backend
+    spec = model_input(probe.model, probe.input_shape, value_range=value_range, preprocess=preprocess)
+    bound = target.bind(_resolver(backend), lambda name: backend.units[name])
+    if precision == "bfloat16":
+        backend = _probe(_bfloat16_copy(probe.model))._backend
+    size = _check_size(spec, size, backend.forward, bound.units, _CHECKED_SIZES.setdefault(backend, set()))
+    chosen.parameterization.prepare(size, size, spec.channels)
+    cache = _COMPILED.setdefault(backend, {})
+
+    def compiled_for(jit: bool) -> _Compiled:
+        key = (_signature(bound), chosen.cache_key(size), spec, size, jit)
+        if key not in cache:
+            forward = functools.partial(backend.forward, compiled=False)  # traced into the step itself
+            cache[key] = _compile(forward, bound, chosen, spec, size, jit)
+        return cache[key]
+
+    state = {"jit": True if jit_compile is None else bool(jit_compile)}
+
+    def run(*arguments: Any) -> Any:
+        try:
+            return compiled_for(state["jit"]).run(*arguments)
+        except (tf.errors.InvalidArgumentError, tf.errors.UnimplementedError) as error:
+            if not (state["jit"] and jit_compile is None and "XLA" in str(error)):
+                raise
+            warnings.warn(
+                f"XLA cannot compile this model's step ({' '.join(str(error).split())[:160]}); rendering with a "
+                "TensorFlow graph instead",
+                stacklevel=3,
+            )
+            state["jit"] = False
+            return compiled_for(False).run(*arguments)
+
+    count = bound.size or 1
+    parameterization = chosen.parameterization
+    chunk = max(1, math.ceil(chosen.steps / 10)) if progress else chosen.steps
+    bar = ProgressBar(chosen.steps * math.ceil(count / batch_size), unit="steps", enabled=progress)
+    images, inputs, values, attributions, steps_run = [], [], [], [], chosen.steps
+    for start in range(0, count, batch_size):
+        rows = slice(start, min(count, start + batch_size))
+        batch = rows.stop - rows.start
+        initial = parameterization.initial(batch, size, size, spec.channels, seed=[seed, start])
+        variables = [tf.constant(v) for v in initial]
+        first = [tf.zeros_like(v) for v in variables]
+        second = [tf.zeros_like(v) for v in variables]
+        attribution = tf.zeros((batch, size, size))
+        parameters = [tf.constant(p) for p in bound.parameters(rows, batch)]
+        done = 0
+        while done < chosen.steps:
+            stop = min(chosen.steps, done + chunk)
+            outcome = run(
+                variables,
+                first,
+                second,
+                attribution,
+                tf.constant(done, tf.int32),
+                tf.constant(stop, tf.int32),
+                tf.constant(seed + start, tf.int32),
+                parameters,
+                tf.constant(chosen.steps, tf.int32),
+            )
+            _, variables, first, second, attribution, bad = outcome
+            if int(bad) >= 0:
+                raise OptimizationError(
+                    f"the objective or its gradient became NaN or infinite at step {int(bad) + 1} of {chosen.steps} "
+                    f"(images {rows.start}-{rows.stop - 1}); lower the learning rate or add a regulariser"
+                )
+            bar.update(start // batch_size * chosen.steps + stop)
+            done = stop
+        final, reached = compiled_for(state["jit"]).evaluate(variables, parameters)
+        images.append(_display(np.asarray(final), chosen.display))
+        inputs.append(np.asarray(final, dtype=np.float32))
+        values.append(np.asarray(reached, dtype=np.float64))
+        mask = np.asarray(attribution)
+        attributions.append(mask / np.maximum(mask.max(axis=(1, 2), keepdims=True), 1e-12))
+    bar.close()
+    settings = {
+        **chosen.describe(size),
+        "size": size,
+        "batch_size": batch_size,
+        "precision": precision,
+        "model": probe.model.name,
+        "value_range": list(spec.value_range),
+        "preprocessing": spec.preprocessing,
+        "units": list(bound.units),
+    }
+    return Visualization(
+        images=np.concatenate(images),
+        inputs=np.concatenate(inputs),
+        values=np.concatenate(values),
+        attribution=np.concatenate(attributions).astype(np.float32),
+        labels=_labels(bound, count),
+        objective=repr(bound),
+        settings=settings,
+        seed=seed,
+        steps=steps_run,
+        seconds=time.perf_counter() - started,
+    )
