@@ -258,12 +258,13 @@ def _check_index(term: Term, unit: UnitInfo) -> Term:
     return term
 
 
-def _check_neuron(term: Term, unit: UnitInfo) -> Term:
+def _require_space(unit: UnitInfo, why: str, advice: str = "") -> None:
     if len(unit.shape) != 3:
-        raise ObjectiveError(
-            f"neuron() picks a position in a spatial map, but unit {unit.name!r} has shape {unit.shape} (no "
-            "height and width): use channel() for one of its units"
-        )
+        raise ObjectiveError(f"{why}, but unit {unit.name!r} has shape {unit.shape} (no height and width){advice}")
+
+
+def _check_neuron(term: Term, unit: UnitInfo) -> Term:
+    _require_space(unit, "neuron() picks a position in a spatial map", ": use channel() for one of its units")
     _check_index(term, unit)
     for axis, size in (("y", unit.shape[0]), ("x", unit.shape[1])):
         if size is not None and np.any(term.parameters[axis] >= size):  # -1 stands for the centre
@@ -275,11 +276,7 @@ def _check_neuron(term: Term, unit: UnitInfo) -> Term:
 
 
 def _check_spatial(term: Term, unit: UnitInfo) -> Term:
-    if len(unit.shape) != 3:
-        raise ObjectiveError(
-            f"diversity() compares the channel correlations of spatial maps, but unit {unit.name!r} has shape "
-            f"{unit.shape} (no height and width)"
-        )
+    _require_space(unit, "diversity() compares the channel correlations of spatial maps")
     return term
 
 
