@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import keras
@@ -119,11 +120,24 @@ def test_many_channels_go_through_in_batches_with_one_compiled_loop(cnn, capsys)
     result = fv.render(cnn, "conv2", channels=range(16), batch_size=6, steps=8)
     assert len(result) == 16 and result.labels[-1] == "conv2:15"
     assert "24/24 steps" in capsys.readouterr().out  # 3 batches x 8 steps
-    backend = Probe(cnn)._backend if False else render_module._PROBES[cnn]._backend
+    backend = render_module._PROBES[cnn]._backend
     compiled = list(render_module._COMPILED[backend].values())
     before = [c.run.experimental_get_tracing_count() for c in compiled]
     fv.render(cnn, "conv2", channels=range(6), batch_size=6, steps=12, seed=3, progress=False)
     assert [c.run.experimental_get_tracing_count() for c in compiled] == before  # reused, not traced again
+
+
+def test_a_new_batch_size_compiles_once_not_at_every_step() -> None:
+    # A regression: the probe's shape-relaxed forward function, nested in the XLA step, made XLA take the
+    # step's inputs for compile-time constants at a second batch size and recompile at every step.
+    model = small_cnn(seed=5, name="batch_sizes")
+    timings = []
+    for count, steps in ((10, 2), (6, 2), (6, 40)):
+        start = time.perf_counter()
+        fv.render(model, fv.class_logit(range(count)), steps=steps, progress=False)
+        timings.append(time.perf_counter() - start)
+    first_compile, second_compile, forty_steps = timings
+    assert forty_steps < max(first_compile, second_compile), timings  # 40 compiled steps cost less than a compile
 
 
 def test_class_logits_are_taken_before_the_softmax(cnn) -> None:
