@@ -278,8 +278,9 @@ def render(
     seed : int
         Seeds the initial images and every step's transformations: the same seed gives the same images.
     precision : {"float32", "bfloat16"}
-        bfloat16 runs the model's layers in bfloat16 (weights and the images in float32): about twice as
-        fast on CPUs with AVX512-BF16 and on GPUs, at a quality cost the benchmarks measure.
+        bfloat16 runs the model's layers in bfloat16 (weights and the images in float32): for GPUs and CPUs
+        with AVX512-BF16; CPUs without it emulate bfloat16 convolutions and run slower than in float32.
+        ``benchmarks/featurevis_speed.py`` and ``featurevis_quality.py`` measure its speed and quality.
     maco_images : array (n, height, width, channels) in [0, 1], optional
         Natural images for the ``maco`` recipe's magnitude spectrum.
     value_range, preprocess : optional
