@@ -15,6 +15,7 @@ variables from a seed, and :meth:`Parameterization.image` maps variables to a ba
 
 from __future__ import annotations
 
+import abc
 from typing import Any
 
 import numpy as np
@@ -41,19 +42,19 @@ def _frequencies(height: int, width: int) -> np.ndarray:
     return np.sqrt(fx * fx + fy * fy)
 
 
-class Parameterization:
-    """Base class of image parameterisations."""
+class Parameterization(abc.ABC):
+    """Base class of image parameterisations (subclasses define ``initial`` and ``image``)."""
 
     name = "parameterization"
 
+    @abc.abstractmethod
     def initial(self, batch: int, height: int, width: int, channels: int, seed: Any) -> list[np.ndarray]:
         """The starting values of the variables for ``batch`` images (``seed``: what numpy's
         ``default_rng`` takes)."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def image(self, variables: list[tf.Tensor], height: int, width: int) -> tf.Tensor:
         """Images (batch, height, width, channels) in [0, 1] (or unconstrained, for free pixels)."""
-        raise NotImplementedError
 
     def project(self, variables: list[tf.Tensor]) -> list[tf.Tensor]:
         """The variables after an update, brought back where they are valid (default: unchanged)."""
@@ -61,6 +62,7 @@ class Parameterization:
 
     def prepare(self, height: int, width: int, channels: int) -> None:
         """Compute, eagerly and once, what :meth:`image` needs for this size (default: nothing)."""
+        return None
 
     def describe(self) -> dict[str, Any]:
         return {"name": self.name}

@@ -63,6 +63,7 @@ def as_objective(target: Objective | str, channels: int | Sequence[int] | None =
 _PROBES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _COMPILED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _CHECKED_SIZES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_BFLOAT16_COPIES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def _probe(model: Any) -> Any:
@@ -84,7 +85,7 @@ def _signature(objective: Objective) -> tuple:
 
 
 def _bfloat16_copy(model: keras.Model) -> keras.Model:
-    """The model with every layer computing in bfloat16 (weights kept in float32)."""
+    """The model's architecture with every layer computing in bfloat16 (weights in float32, not copied)."""
     from tfprobe.models.gain_rnn import GainModulatedRNN
 
     if isinstance(model, GainModulatedRNN):
@@ -97,9 +98,7 @@ def _bfloat16_copy(model: keras.Model) -> keras.Model:
             return layer.__class__.from_config(layer.get_config())
         return layer.__class__.from_config({**layer.get_config(), "dtype": "mixed_bfloat16"})
 
-    copy = keras.models.clone_model(model, clone_function=cast)
-    copy.set_weights(model.get_weights())
-    return copy
+    return keras.models.clone_model(model, clone_function=cast)  # the caller sets its weights
 
 
 def _resolver(backend: Any) -> Callable[[str], str]:
@@ -326,7 +325,11 @@ def render(
     spec = model_input(probe.model, probe.input_shape, value_range=value_range, preprocess=preprocess)
     bound = target.bind(_resolver(backend), lambda name: backend.units[name])
     if precision == "bfloat16":
-        backend = _probe(_bfloat16_copy(probe.model))._backend
+        if probe.model not in _BFLOAT16_COPIES:  # one copy per model, so its compiled loops are reused
+            _BFLOAT16_COPIES[probe.model] = _bfloat16_copy(probe.model)
+        copy = _BFLOAT16_COPIES[probe.model]
+        copy.set_weights(probe.model.get_weights())  # the model may have been trained since
+        backend = _probe(copy)._backend
     size = _check_size(spec, size, backend.forward, bound.units, _CHECKED_SIZES.setdefault(backend, set()))
     chosen.parameterization.prepare(size, size, spec.channels)
     cache = _COMPILED.setdefault(backend, {})

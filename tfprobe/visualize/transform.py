@@ -15,6 +15,7 @@ execution: the same seed gives the same images whether the loop is compiled with
 
 from __future__ import annotations
 
+import abc
 import dataclasses
 import math
 from typing import Any
@@ -87,12 +88,12 @@ class Transform:
         return f"{type(self).__name__}({fields})"
 
 
-class Geometric(Transform):
+class Geometric(Transform, abc.ABC):
     """A transformation that is an affine map: ``matrix(seed, size)`` maps output (x, y, 1) to input."""
 
-    def matrix(self, seed: tf.Tensor, size: tf.Tensor, strength: tf.Tensor) -> tf.Tensor:  # pragma: no cover
+    @abc.abstractmethod
+    def matrix(self, seed: tf.Tensor, size: tf.Tensor, strength: tf.Tensor) -> tf.Tensor:
         """The map for one draw; ``strength`` in [0, 1] scales the random range (1: as configured)."""
-        raise NotImplementedError
 
 
 def _about_centre(linear: tf.Tensor, size: tf.Tensor) -> tf.Tensor:
