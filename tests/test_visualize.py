@@ -122,9 +122,9 @@ def test_many_channels_go_through_in_batches_with_one_compiled_loop(cnn, capsys)
     assert "24/24 steps" in capsys.readouterr().out  # 3 batches x 8 steps
     backend = render_module._PROBES[cnn]._backend
     compiled = list(render_module._COMPILED[backend].values())
-    before = [c.run.experimental_get_tracing_count() for c in compiled]
+    before = [c.traced_run.experimental_get_tracing_count() for c in compiled]
     fv.render(cnn, "conv2", channels=range(6), batch_size=6, steps=12, seed=3, progress=False)
-    assert [c.run.experimental_get_tracing_count() for c in compiled] == before  # reused, not traced again
+    assert [c.traced_run.experimental_get_tracing_count() for c in compiled] == before  # reused, not traced again
 
 
 def test_a_new_batch_size_compiles_once_not_at_every_step() -> None:

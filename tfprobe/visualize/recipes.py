@@ -7,8 +7,9 @@
 * ``default``: Lucid's recipe, retuned on ``benchmarks/featurevis_quality.py``: a Fourier spectrum scaled
   by 1/f^2 (smoother than Lucid's 1/f: on the benchmark's networks the images then transfer to another
   network far more often) with decorrelated colours, squashed by a sigmoid; pad, jitter (a fifth of the
-  image, at most 16 px), scale 0.85-1.15 and rotation up to 10 degrees, redrawn every step; Adam at 0.1
-  for 256 steps.
+  image, at most 16 px), scale 0.85-1.15, rotation up to 10 degrees and Gaussian noise (0.05), redrawn
+  every step and weakening linearly to 30% of their range by the last step; Adam at 0.1 for 256 steps.
+  (Noise and the annealing raised transfer to another network from 0.71 to 0.79 on the benchmark.)
 * ``maco``: MACO's phase-only parameterisation (its magnitude from images you give), random scale and
   jitter plus noise every step, Adam; it also returns the attribution mask (where the gradients flowed).
 """
@@ -90,13 +91,25 @@ def naive(clip: bool = False) -> Recipe:
 
 def default_transforms(size: int) -> tuple[Transform, ...]:
     """The default recipe's transformations for images of side ``size``."""
-    return (Pad(max(1, round(size / 16))), Jitter(max(1.0, min(size / 4.5, 16.0))), Scale(0.85, 1.15), Rotate(10.0))
+    return (
+        Pad(max(1, round(size / 16))),
+        Jitter(max(1.0, min(size / 4.5, 16.0))),
+        Scale(0.85, 1.15),
+        Rotate(10.0),
+        Noise(0.05),
+    )
 
 
-def default(steps: int = 256, learning_rate: float = 0.1, decay: float = 2.0) -> Recipe:
-    """Fourier (1/f^``decay``) + decorrelated colours + pad, jitter, scale and rotation + Adam."""
+def default(steps: int = 256, learning_rate: float = 0.1, decay: float = 2.0, anneal: float = 0.3) -> Recipe:
+    """Fourier (1/f^``decay``) + decorrelated colours + pad, jitter, scale, rotation and noise, annealed to
+    ``anneal`` of their range by the last step + Adam."""
     return Recipe(
-        "default", Fourier(decay=decay), transforms=default_transforms, learning_rate=learning_rate, steps=steps
+        "default",
+        Fourier(decay=decay),
+        transforms=default_transforms,
+        learning_rate=learning_rate,
+        steps=steps,
+        anneal=anneal,
     )
 
 

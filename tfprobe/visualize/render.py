@@ -27,6 +27,7 @@ from tfprobe.progress import ProgressBar
 from tfprobe.visualize import recipes
 from tfprobe.visualize.inputs import ModelInput, model_input
 from tfprobe.visualize.objectives import OUTPUT, Objective, ObjectiveError, channel
+from tfprobe.visualize.pooling import fast_max_pool_gradients
 from tfprobe.visualize.result import Visualization
 from tfprobe.visualize.transform import apply_transforms
 
@@ -142,8 +143,15 @@ def _check_size(spec: ModelInput, size: int | None, forward: Callable, units: tu
 
 @dataclasses.dataclass
 class _Compiled:
-    run: Callable[..., Any]
+    """The traced optimisation loop and final evaluation of one objective, recipe, input and size."""
+
+    traced_run: Any  # tf.function
     evaluate: Callable[..., Any]
+
+    def run(self, *arguments: Any) -> Any:
+        with fast_max_pool_gradients():  # only tracing needs it: the traced graph keeps the mask gradient
+            self.traced_run.get_concrete_function(*arguments)
+        return self.traced_run(*arguments)
 
 
 def _compile(
@@ -218,7 +226,7 @@ def _compile(
         images = parameterization.image(variables, size, size)
         return images, scores(images, images, parameters)
 
-    return _Compiled(run=tf.function(run), evaluate=tf.function(evaluate))
+    return _Compiled(traced_run=tf.function(run), evaluate=tf.function(evaluate))
 
 
 def _display(images: np.ndarray, how: str) -> np.ndarray:
