@@ -396,3 +396,29 @@ def test_nan_during_optimisation_stops_and_names_the_step() -> None:
     model = keras.Model(inputs, keras.layers.Conv2D(2, 3, name="conv")(exploding))
     with pytest.raises(fv.OptimizationError, match=r"became NaN or infinite at step 1 of 10"):
         fv.render(model, "conv:0", steps=10, recipe=fv.default(learning_rate=0.05), progress=False)
+
+
+def test_stacked_objectives_score_each_image_by_its_own_objective(cnn) -> None:
+    penalised = fv.channel("conv1", [2, 3]) + 0.1 * fv.total_variation()  # regularisers are negative
+    stacked = fv.stack(fv.channel("conv2", [1]), penalised)
+    assert stacked.size == 3
+    result = fv.render(cnn, stacked, steps=24, seed=2, progress=False)
+    assert result.labels == ["conv2:1", "conv1:2", "conv1:3"]
+    expected = np.concatenate(
+        [
+            channel_means(cnn, "conv2", result.inputs[:1], [1]),
+            channel_means(cnn, "conv1", result.inputs[1:], [2, 3]),
+        ]
+    )
+    tv = np.abs(np.diff(result.inputs, axis=1)).mean(axis=(1, 2, 3)) + np.abs(np.diff(result.inputs, axis=2)).mean(
+        axis=(1, 2, 3)
+    )
+    reached = result.values + np.array([0.0, 0.1, 0.1]) * tv  # the penalty applies to images 1 and 2 only
+    np.testing.assert_allclose(reached, expected, rtol=0.05, atol=1e-3)
+    # the first image optimised its own channel: rendering that objective alone reaches the same
+    alone = fv.render(cnn, fv.channel("conv2", [1]), steps=24, seed=2, progress=False)
+    assert result.values[0] > 0.5 * alone.values[0] > 0
+    with pytest.raises(fv.ObjectiveError, match="per-image"):
+        fv.stack(fv.channel("conv2", 1), fv.layer("conv1"))
+    with pytest.raises(fv.ObjectiveError, match="diversity"):
+        fv.stack(fv.channel("conv2", [1, 2]) + fv.diversity("conv2"))

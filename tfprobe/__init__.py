@@ -17,26 +17,36 @@ _EXPORTS = {
     "ActivationFile": "tfprobe.probing.store",
     "CheckpointError": "tfprobe.errors",
     "CheckpointMismatchError": "tfprobe.errors",
+    "Circuit": "tfprobe.circuits.circuit",
     "GainModulatedRNN": "tfprobe.models",
     "ImageInputError": "tfprobe.errors",
+    "InputRecord": "tfprobe.circuits.circuit",
     "Probe": "tfprobe.probe",
     "RNNOutputs": "tfprobe.models",
     "UnsafeCheckpointError": "tfprobe.errors",
+    "circuits": "tfprobe.circuits",
     "datasets": "tfprobe.datasets",
     "decode": "tfprobe.decoding",
     "decoding": "tfprobe.decoding",
+    "expanded_weights": "tfprobe.circuits.expanded",
     "export_saved_model": "tfprobe.export",
     "figures": "tfprobe.figures",
+    "image_set_scores": "tfprobe.image_sets",
     "load_activations": "tfprobe.probing.store",
+    "models": "tfprobe.models",
+    "visualize": "tfprobe.visualize",
 }
 
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 
 if TYPE_CHECKING:
-    from tfprobe import datasets, decoding, figures
+    from tfprobe import circuits, datasets, decoding, figures, models, visualize
+    from tfprobe.circuits.circuit import Circuit, InputRecord
+    from tfprobe.circuits.expanded import expanded_weights
     from tfprobe.decoding import decode
     from tfprobe.errors import CheckpointError, CheckpointMismatchError, ImageInputError, UnsafeCheckpointError
     from tfprobe.export import export_saved_model
+    from tfprobe.image_sets import image_set_scores
     from tfprobe.models import GainModulatedRNN, RNNOutputs
     from tfprobe.probe import Probe
     from tfprobe.probing.store import ActivationFile, load_activations
@@ -45,16 +55,23 @@ __all__ = [
     "ActivationFile",
     "CheckpointError",
     "CheckpointMismatchError",
+    "Circuit",
     "GainModulatedRNN",
     "ImageInputError",
+    "InputRecord",
     "Probe",
     "RNNOutputs",
     "UnsafeCheckpointError",
     "__version__",
+    "circuits",
     "datasets",
     "decode",
     "decoding",
+    "expanded_weights",
     "export_saved_model",
     "figures",
+    "image_set_scores",
     "load_activations",
+    "models",
+    "visualize",
 ]

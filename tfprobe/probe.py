@@ -119,6 +119,18 @@ class Probe:
             rows.append(f"{info.name:<34} {info.shape!s:<18} {info.layer:<16} {step:>3}  {info.kind}")
         return "\n".join(rows)
 
+    def circuit(self, layer: str, filter: int) -> Any:
+        """The circuit of filter ``filter`` of a Conv2D or Dense ``layer``: its input channels' weights,
+        ranked and classified (see :func:`tfprobe.circuits.circuit`).
+
+        Returns
+        -------
+        tfprobe.Circuit
+        """
+        from tfprobe.circuits import circuit
+
+        return circuit(self, layer, filter)
+
     # ------------------------------------------------------------------ forward passes
 
     def _map_batches(

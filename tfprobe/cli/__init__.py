@@ -12,6 +12,9 @@
     Decode labels from an activation file, unit by unit, with cross-validation.
 ``tfprobe visualize``
     Render images that maximise a unit's channels (or classes) and write them to a folder.
+``tfprobe circuit``
+    Rank a filter's input channels, label them excitatory or inhibitory, visualise them, write a figure,
+    a weight-explorer page and the table.
 ``tfprobe data``
     Show where MNIST and Fashion-MNIST are found and which copy a load would use.
 
@@ -29,7 +32,7 @@ import traceback
 from collections.abc import Sequence
 
 from tfprobe import __version__
-from tfprobe.cli import data, network, probing, visualize
+from tfprobe.cli import circuit, data, network, probing, visualize
 from tfprobe.cli.failures import exit_status, one_line
 from tfprobe.cli.parsing import CommandParser
 
@@ -47,6 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     network.add_commands(commands)
     probing.add_commands(commands)
     visualize.add_commands(commands)
+    circuit.add_commands(commands)
     data.add_commands(commands)
     return parser
 

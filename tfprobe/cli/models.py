@@ -25,10 +25,14 @@ MODEL_HELP = (
 _RECURRENT_OPTIONS = (("code", "--code"), ("timesteps", "--timesteps"), ("n_feats", "--n-feats"))
 
 
-def add_model_options(parser: argparse.ArgumentParser, *, any_model: bool = True) -> None:
-    """MODEL and the options that shape it (``any_model=False``: the recurrent network's options only)."""
+def add_model_options(parser: argparse.ArgumentParser, *, any_model: bool = True, as_option: bool = False) -> None:
+    """MODEL and the options that shape it (``any_model=False``: the recurrent network's options only;
+    ``as_option``: MODEL given as ``--model``)."""
     if any_model:
-        parser.add_argument("model", metavar="MODEL", help=MODEL_HELP)
+        if as_option:
+            parser.add_argument("--model", required=True, metavar="MODEL", help=MODEL_HELP)
+        else:
+            parser.add_argument("model", metavar="MODEL", help=MODEL_HELP)
         parser.add_argument(
             "--weights", help="keras.applications models: imagenet (default), none (random weights) or a weights file"
         )

@@ -1,7 +1,8 @@
 """Datasets and stimuli: MNIST / Fashion-MNIST with the study's split, and its cluttered scenes.
 
-See :mod:`tfprobe.datasets.digits` for where the data is looked for, in which order, and
-:mod:`tfprobe.datasets.scenes` for the scene generator.  Names are imported on first use, so the
+See :mod:`tfprobe.datasets.digits` for where the data is looked for, in which order,
+:mod:`tfprobe.datasets.scenes` for the scene generator, and :mod:`tfprobe.datasets.photos` for the few
+photographs tfprobe ships.  Names are imported on first use, so the
 loaders work without loading TensorFlow (the scenes' ``tf.data`` stream needs it).
 """
 
@@ -21,6 +22,7 @@ _EXPORTS = {
     "ImageSplits": "tfprobe.datasets.digits",
     "LABEL_KEYS": "tfprobe.datasets.scenes",
     "PERTURBATIONS": "tfprobe.datasets.perturbations",
+    "PHOTOS": "tfprobe.datasets.photos",
     "PerturbedScenes": "tfprobe.datasets.perturbations",
     "SceneLayout": "tfprobe.datasets.scene_layout",
     "Scenes": "tfprobe.datasets.scenes",
@@ -28,6 +30,8 @@ _EXPORTS = {
     "embedded_dir": "tfprobe.datasets.embedded",
     "load_fashion_mnist": "tfprobe.datasets.digits",
     "load_mnist": "tfprobe.datasets.digits",
+    "photo_path": "tfprobe.datasets.photos",
+    "photo_paths": "tfprobe.datasets.photos",
     "read_idx": "tfprobe.datasets.idx",
     "survey": "tfprobe.datasets.digits",
 }
@@ -39,6 +43,7 @@ if TYPE_CHECKING:
     from tfprobe.datasets.embedded import EmbeddedDataError, embedded_dir
     from tfprobe.datasets.idx import DatasetFileError, DatasetNotFoundError, read_idx
     from tfprobe.datasets.perturbations import PERTURBATIONS, PerturbedScenes
+    from tfprobe.datasets.photos import PHOTOS, photo_path, photo_paths
     from tfprobe.datasets.scene_layout import SceneLayout
     from tfprobe.datasets.scenes import CATEGORY_NAMES, LABEL_KEYS, ClutteredScenes, Scenes
 
@@ -46,6 +51,7 @@ __all__ = [
     "CATEGORY_NAMES",
     "LABEL_KEYS",
     "PERTURBATIONS",
+    "PHOTOS",
     "ClutteredScenes",
     "DataSurvey",
     "DatasetFileError",
@@ -59,6 +65,8 @@ __all__ = [
     "embedded_dir",
     "load_fashion_mnist",
     "load_mnist",
+    "photo_path",
+    "photo_paths",
     "read_idx",
     "survey",
 ]

@@ -6,7 +6,12 @@
 * ``rnn`` (flags from ``code``, default ``bglt_0111``), ``rnn:bglt_0111`` or ``rnn:bglt_0111:4`` (with
   time steps): the recurrent network, freshly initialised from ``seed``;
 * ``vgg16``, ``vgg19``, ``resnet50``, ``mobilenetv2``: ``keras.applications`` models with ``weights``
-  ("imagenet", downloaded once by Keras; None for random ones; or a local weights file).
+  ("imagenet"; None for random ones; or a local weights file).
+
+ImageNet weights are looked for first in Keras's cache (``$KERAS_HOME/models/`` or ``~/.keras/models/``,
+under the file name Keras gives them, see :func:`imagenet_weights_path`); only when absent is a download
+tried, with a short network timeout, and any failure becomes a :class:`WeightsUnavailableError` naming the
+file to put there.  Nothing waits on an unreachable network.
 
 Every model is recorded with its spec and weights provenance (:mod:`tfprobe.models.provenance`), which
 activation files store.  :data:`APPLICATIONS` also names each application's preprocessing, which
@@ -16,6 +21,7 @@ activation files store.  :data:`APPLICATIONS` also names each application's prep
 from __future__ import annotations
 
 import os
+import socket
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,31 +33,188 @@ from tfprobe.models.architecture import RecurrenceFlags, parse_checkpoint_filena
 from tfprobe.models.gain_rnn import GainModulatedRNN
 from tfprobe.models.provenance import record_provenance, weights_from_file
 
-__all__ = ["APPLICATIONS", "DEFAULT_CODE", "Application", "load_model", "parse_rnn_spec"]
+__all__ = [
+    "APPLICATIONS",
+    "DEFAULT_CODE",
+    "Application",
+    "WeightsUnavailableError",
+    "imagenet_weights",
+    "imagenet_weights_path",
+    "keras_cache_dir",
+    "load_model",
+    "parse_rnn_spec",
+]
 
 #: Flags of the recurrent network when none are given (the authors' best: gain, lateral, top-down).
 DEFAULT_CODE = "bglt_0111"
 DEFAULT_TIMESTEPS = 4
+#: Seconds a download of ImageNet weights may wait on the network before it is given up.
+DOWNLOAD_TIMEOUT = 10.0
+_KERAS_WEIGHTS_URL = "https://storage.googleapis.com/tensorflow/keras-applications/"
+
+
+class WeightsUnavailableError(FileNotFoundError, ValueError):
+    """ImageNet weights that are neither in Keras's cache nor downloadable (offline)."""
 
 
 @dataclass(frozen=True)
 class Application:
-    """A ``keras.applications`` model and its preprocessing."""
+    """A ``keras.applications`` model, its preprocessing and its ImageNet weight files.
+
+    ``weights_files`` holds Keras's cache file names (with the classifier, without it) and
+    ``weights_hashes`` their MD5 digests as Keras checks them (None where Keras checks none); the files
+    are downloaded from ``<keras-applications URL><folder>/<file name>``, as
+    ``keras/src/applications/<module>.py`` does.
+    """
 
     build: Any
     module: str  # keras.applications.<module>: preprocess_input, decode_predictions
+    folder: str
+    weights_files: tuple[str, str]
+    weights_hashes: tuple[str | None, str | None] = (None, None)
 
     @property
     def preprocess_input(self) -> Any:
         return getattr(keras.applications, self.module).preprocess_input
 
+    def weights_file(self, include_top: bool = True) -> str:
+        """Keras's cache file name of the ImageNet weights (with or without the classifier)."""
+        return self.weights_files[0 if include_top else 1]
+
+    def weights_url(self, include_top: bool = True) -> str:
+        """Where Keras downloads the ImageNet weights from."""
+        return f"{_KERAS_WEIGHTS_URL}{self.folder}/{self.weights_file(include_top)}"
+
 
 APPLICATIONS = {
-    "vgg16": Application(keras.applications.VGG16, "vgg16"),
-    "vgg19": Application(keras.applications.VGG19, "vgg19"),
-    "resnet50": Application(keras.applications.ResNet50, "resnet50"),
-    "mobilenetv2": Application(keras.applications.MobileNetV2, "mobilenet_v2"),
+    "vgg16": Application(
+        keras.applications.VGG16,
+        "vgg16",
+        "vgg16",
+        ("vgg16_weights_tf_dim_ordering_tf_kernels.h5", "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5"),
+        ("64373286793e3c8b2b4e3219cbf3544b", "6d6bbae143d832006294945121d1f1fc"),
+    ),
+    "vgg19": Application(
+        keras.applications.VGG19,
+        "vgg19",
+        "vgg19",
+        ("vgg19_weights_tf_dim_ordering_tf_kernels.h5", "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5"),
+        ("cbe5617147190e668d6c5d5026f83318", "253f8cb515780f3b799900260a226db6"),
+    ),
+    "resnet50": Application(
+        keras.applications.ResNet50,
+        "resnet50",
+        "resnet",
+        ("resnet50_weights_tf_dim_ordering_tf_kernels.h5", "resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5"),
+        ("2cb95161c43110f7111970584f804107", "4d473c1dd8becc155b73f8504c6f6626"),
+    ),
+    "mobilenetv2": Application(
+        keras.applications.MobileNetV2,
+        "mobilenet_v2",
+        "mobilenet_v2",
+        (
+            "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224.h5",
+            "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224_no_top.h5",
+        ),
+    ),
 }
+
+
+def keras_cache_dir() -> Path:
+    """The folder Keras caches downloaded model weights in: ``$KERAS_HOME/models`` or ``~/.keras/models``.
+
+    ``KERAS_HOME`` is read when called (Keras itself reads it once, on import).
+    """
+    home = os.environ.get("KERAS_HOME") or os.path.join("~", ".keras")
+    return Path(os.path.expanduser(home)) / "models"
+
+
+def _application_named(name: str) -> Application:
+    try:
+        return APPLICATIONS[name.lower()]
+    except KeyError:
+        raise ValueError(f"unknown application {name!r}: expected one of {', '.join(APPLICATIONS)}") from None
+
+
+def imagenet_weights_path(name: str, include_top: bool = True) -> Path:
+    """Where Keras's cache keeps the ImageNet weights of application ``name`` (present or not).
+
+    Parameters
+    ----------
+    name : str
+        One of :data:`APPLICATIONS` (``"vgg16"``, ...).
+    include_top : bool
+        The weights with the classifier, or the ``_notop`` ones.
+
+    Returns
+    -------
+    Path
+        E.g. ``~/.keras/models/vgg16_weights_tf_dim_ordering_tf_kernels.h5``.
+    """
+    return keras_cache_dir() / _application_named(name).weights_file(include_top)
+
+
+def _download(url: str, target: Path, file_hash: str | None, timeout: float) -> None:
+    """Download ``url`` to ``target`` through Keras (which checks ``file_hash``), waiting at most ``timeout``
+    seconds on any network operation."""
+    previous = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(timeout)
+    try:
+        keras.utils.get_file(
+            target.name, url, cache_subdir=target.parent.name, cache_dir=str(target.parent.parent), file_hash=file_hash
+        )
+    finally:
+        socket.setdefaulttimeout(previous)
+
+
+def imagenet_weights(name: str, include_top: bool = True, *, download: bool = True) -> Path:
+    """The ImageNet weights file of application ``name``: from Keras's cache, else downloaded into it.
+
+    The cache is looked at first, so a cached file is used without touching the network (its digest is
+    not checked: a file placed there is trusted).  A download waits at most :data:`DOWNLOAD_TIMEOUT`
+    seconds on the network.
+
+    Parameters
+    ----------
+    name : str
+        One of :data:`APPLICATIONS`.
+    include_top : bool
+        With the classifier, or without (``_notop``).
+    download : bool
+        Try a download when the file is not cached.
+
+    Returns
+    -------
+    Path
+        The cached weights file.
+
+    Raises
+    ------
+    WeightsUnavailableError
+        Not cached and not downloadable; the message names the cache file, where to get it and how to
+        provide it.
+    """
+    application = _application_named(name)
+    target = imagenet_weights_path(name, include_top)
+    if target.is_file():
+        return target
+    url = application.weights_url(include_top)
+    reason = "downloads were not asked for (download=False)"
+    if download:
+        try:
+            _download(url, target, application.weights_hashes[0 if include_top else 1], DOWNLOAD_TIMEOUT)
+        except Exception as error:  # Keras raises bare Exceptions for network failures
+            reason = f"the download failed: {' '.join(str(error).split())[:200] or type(error).__name__}"
+        else:
+            if target.is_file():
+                return target
+            reason = "the download left no file"
+    raise WeightsUnavailableError(
+        f"the ImageNet weights of {name} ({'with' if include_top else 'without'} its classifier) are not in "
+        f"Keras's cache: expected the file {target}, and {reason}. Offline, download {url} on a machine with "
+        f"internet access and copy it to {target} (set KERAS_HOME to use another folder than ~/.keras), or "
+        "pass the local file as weights=<path>"
+    )
 
 
 def parse_rnn_spec(text: str) -> tuple[str | None, int | None] | None:
@@ -105,14 +268,22 @@ def _recurrent(text: str, code: str | None, timesteps: int | None, n_feats: int 
 
 def _application(name: str, weights: str | os.PathLike[str] | None, seed: int, include_top: bool) -> keras.Model:
     keras.utils.set_random_seed(seed)
-    if weights is not None and str(weights) not in ("imagenet",) and not Path(weights).is_file():
-        raise FileNotFoundError(f"weights file {str(weights)!r} for {name} does not exist")
+    if weights is None:
+        path = None
+    elif str(weights) == "imagenet":
+        path = imagenet_weights(name, include_top)
+    else:
+        path = Path(weights)
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"weights file {str(weights)!r} for {name} does not exist (expected 'imagenet', None or a file)"
+            )
     try:
-        model = APPLICATIONS[name].build(weights=None if weights is None else str(weights), include_top=include_top)
-    except Exception as error:  # Keras raises several kinds when a download fails
+        model = APPLICATIONS[name].build(weights=None if path is None else str(path), include_top=include_top)
+    except Exception as error:  # Keras raises several kinds for a file that does not fit
         raise ValueError(
-            f"could not build {name} with weights={str(weights)!r} ({' '.join(str(error).split())[:200]}); "
-            "offline, pass a local weights file or no weights (random ones)"
+            f"could not load {name} ({'with' if include_top else 'without'} its classifier) from weights file "
+            f"{path}: {' '.join(str(error).split())[:300]}"
         ) from None
     if weights is None:
         provenance = f"random (seed {seed})"
@@ -140,7 +311,8 @@ def load_model(
     ----------
     spec : str or path
     weights : str, path or None
-        For applications: ``"imagenet"``, None (random) or a weights file.
+        For applications: ``"imagenet"`` (Keras's cache, else a download; see :func:`imagenet_weights`),
+        None (random) or a weights file (``.weights.h5`` or Keras's ``.h5``).
     seed : int
         Seed of random initialisations.
     code, timesteps, n_feats : optional
@@ -154,6 +326,8 @@ def load_model(
     ------
     FileNotFoundError
         A model, checkpoint or weights file that does not exist.
+    WeightsUnavailableError
+        ImageNet weights neither cached nor downloadable (it names the file to provide).
     CheckpointMismatchError
         A checkpoint that does not match the ``code``, ``timesteps`` or ``n_feats`` asked for.
     ValueError

@@ -28,6 +28,7 @@ from tfprobe.visualize.objectives import (
     l2,
     layer,
     neuron,
+    stack,
     total_variation,
 )
 from tfprobe.visualize.param import Fourier, Maco, Pixels
@@ -65,6 +66,7 @@ __all__ = [
     "naive",
     "neuron",
     "render",
+    "stack",
     "standard_transforms",
     "total_variation",
 ]

@@ -39,6 +39,7 @@ __all__ = [
     "l2",
     "layer",
     "neuron",
+    "stack",
     "total_variation",
 ]
 
@@ -46,6 +47,8 @@ __all__ = [
 IMAGE = "<image>"
 #: The unit a class logit reads when none is named: the model's output layer (before its softmax).
 OUTPUT = "<output>"
+#: The parameter of a stacked term saying which images of the batch it scores (1) and which not (0).
+MASK = "_mask"
 
 
 class ObjectiveError(ValueError):
@@ -164,7 +167,10 @@ class Objective:
             given = dict(zip(keys, parameters[position : position + len(keys)], strict=True))
             position += len(keys)
             values = image if term.unit == IMAGE else activations[term.unit]
-            total += term.weight * _SCORES[term.kind](tf.cast(values, tf.float32), given, term.options)
+            value = _SCORES[term.kind](tf.cast(values, tf.float32), given, term.options)
+            if MASK in given:  # a stacked objective: this term scores its own images only
+                value = value * tf.cast(given[MASK], tf.float32)
+            total += term.weight * value
         return total
 
 
@@ -374,6 +380,55 @@ def direction(unit: str, vector: Sequence[float] | np.ndarray, *, model: Any = N
         raise ObjectiveError("direction() needs a non-zero vector")
     size = len(array) if array.ndim == 2 else None
     return Objective([Term("direction", _unit(unit), parameters={"vector": array}, per_image=size, model=model)])
+
+
+def stack(*objectives: Objective) -> Objective:
+    """One batch from several per-image objectives: the images of each, one after another, every image
+    scored by its own objective only.
+
+    ``stack(channel("block5_conv2", [2]), channel("block5_conv1", [7, 40, 3]))`` optimises 4 images in one
+    compiled run: the first for filter 2 of block5_conv2, the others for channels of block5_conv1.
+
+    Parameters
+    ----------
+    *objectives : Objective
+        Each with per-image parameters (a channel list, ...), so that its number of images is known.
+        Terms across a batch (:func:`diversity`) cannot be stacked.
+
+    Returns
+    -------
+    Objective
+        Its terms carry a per-image mask; its size is the sum of the objectives' sizes.
+    """
+    if not objectives:
+        raise ObjectiveError("stack() needs at least one objective")
+    for position, objective in enumerate(objectives):
+        if not isinstance(objective, Objective):
+            raise TypeError(f"stack() takes objectives; argument {position} is {type(objective).__name__}")
+        if objective.size is None:
+            raise ObjectiveError(
+                f"stack() needs objectives with per-image parameters (their number of images), got {objective!r}: "
+                "give its channels as a list, e.g. channel(unit, [3])"
+            )
+        if any(term.kind == "diversity" or MASK in term.parameters for term in objective.terms):
+            raise ObjectiveError(f"stack() cannot stack {objective!r}: diversity and stacked terms span a batch")
+    total = sum(objective.size for objective in objectives)
+    terms, start = [], 0
+    for objective in objectives:
+        rows = slice(start, start + objective.size)
+        for term in objective.terms:
+            parameters = {}
+            for key, value in term.parameters.items():
+                own = value if term.per_image is not None else np.broadcast_to(value, (objective.size, *value.shape))
+                padded = np.repeat(own[:1], total, axis=0)  # other images' rows: any valid value, masked out
+                padded[rows] = own
+                parameters[key] = padded
+            mask = np.zeros(total, np.float32)
+            mask[rows] = 1.0
+            parameters[MASK] = mask
+            terms.append(dataclasses.replace(term, parameters=parameters, per_image=total))
+        start += objective.size
+    return Objective(terms)
 
 
 def diversity(unit: str, *, model: Any = None) -> Objective:

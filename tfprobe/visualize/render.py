@@ -26,7 +26,7 @@ import tensorflow as tf
 from tfprobe.progress import ProgressBar
 from tfprobe.visualize import recipes
 from tfprobe.visualize.inputs import ModelInput, model_input
-from tfprobe.visualize.objectives import OUTPUT, Objective, ObjectiveError, channel
+from tfprobe.visualize.objectives import MASK, OUTPUT, Objective, ObjectiveError, channel
 from tfprobe.visualize.pooling import fast_max_pool_gradients
 from tfprobe.visualize.result import Visualization
 from tfprobe.visualize.transform import apply_transforms
@@ -238,11 +238,17 @@ def _display(images: np.ndarray, how: str) -> np.ndarray:
 
 
 def _labels(objective: Objective, count: int) -> list[str]:
-    """What each image shows: "unit:channel" for per-image channel objectives, else the objective."""
+    """What each image shows: "unit:channel" for per-image channel objectives (of a stacked objective: each
+    image's own term), else the objective."""
+    labels: list[str | None] = [None] * count
     for term in objective.terms:
-        if term.per_image is not None and "index" in term.parameters and term.kind in ("channel", "class_logit"):
-            return [f"{term.unit}:{int(i)}" for i in term.parameters["index"]]
-    return [repr(objective)] * count
+        if term.per_image is None or "index" not in term.parameters or term.kind not in ("channel", "class_logit"):
+            continue
+        mask = term.parameters.get(MASK, np.ones(count))
+        for row, (index, own) in enumerate(zip(term.parameters["index"], mask, strict=True)):
+            if own and labels[row] is None:
+                labels[row] = f"{term.unit}:{int(index)}"
+    return [label if label is not None else repr(objective) for label in labels]
 
 
 def render(
