@@ -34,12 +34,11 @@ from tfprobe.circuits.graph import as_probe, find_layer, inputs_of, producer
 
 __all__ = ["NotComposableError", "expanded_weights", "receptive_field"]
 
-#: Elementwise activations treated as the identity (a softmax mixes channels and is not one).
+#: Elementwise activations treated as the identity (a softmax mixes channels and is not one; glu halves them).
 _ELEMENTWISE = {
     "relu", "relu6", "leaky_relu", "elu", "selu", "gelu", "silu", "swish", "sigmoid", "hard_sigmoid",
-    "hard_silu", "hard_swish", "tanh", "softplus", "softsign", "mish", "linear", "exponential", "celu", "glu",
+    "hard_silu", "hard_swish", "tanh", "softplus", "softsign", "mish", "linear", "exponential", "celu",
 }  # fmt: skip
-_ELEMENTWISE.discard("glu")  # halves the channels
 
 _IDENTITY_LAYERS = (
     keras.layers.ReLU,

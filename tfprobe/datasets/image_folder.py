@@ -61,8 +61,8 @@ class ImageFolder:
     ----------
     folder : path
     size : (height, width), optional
-        Resize every image to this size (bilinear, as ``keras.utils.load_img``); default: all images must
-        share one size.
+        Resize every image to this size (bilinear; ``keras.utils.load_img`` and ``tfprobe.models.load_images``
+        default to nearest); default: all images must share one size.
     channels : {1, 3}
         Grayscale or RGB (images in other modes are converted).
     scale : float
