@@ -90,3 +90,11 @@ def test_featurevis_quality_benchmark_prints_its_figures(tmp_path):
     assert len(list(tmp_path.glob("fashion_vgg_gap_*_e1_n1500.keras"))) == 2  # the trained networks, kept
     for recipe in ("naive", "default", "maco"):
         assert f"\n{recipe:<10} float32" in output
+
+
+@pytest.mark.heavy
+def test_circuit_speed_benchmark_prints_its_figures():
+    output, figures = run_benchmark("circuit_speed.py", *("--top", "2", "--size", "32", "--steps", "2"))
+    assert figures["speedup"] > 0 and figures["tfprobe_seconds"] > 0 and figures["seed_seconds"] > 0
+    assert figures["same_ranking"] is True  # tfprobe's top inputs are the seed's, in the same order
+    assert "the seed's way" in output
