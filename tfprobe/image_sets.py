@@ -34,6 +34,7 @@ from tfprobe.datasets.idx import DatasetFileError, DatasetNotFoundError
 from tfprobe.datasets.image_folder import IMAGE_SUFFIXES
 from tfprobe.models.imagenet import INTERPOLATIONS, load_image
 from tfprobe.probe import Probe
+from tfprobe.validation import positive_int
 from tfprobe.visualize.inputs import ModelInput, model_input
 
 __all__ = ["Comparison", "ImageSetScores", "SetSummary", "image_set_scores", "permutation_test"]
@@ -295,8 +296,7 @@ def _array_set(name: str, source: np.ndarray, convert: ModelInput) -> np.ndarray
 def _check_options(reduce: str, batch_size: Any, interpolation: str) -> None:
     if reduce not in _REDUCERS:
         raise ValueError(f"reduce must be 'mean' or 'max', got {reduce!r}")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+    positive_int(batch_size, "batch_size")
     if interpolation not in INTERPOLATIONS:
         raise ValueError(f"interpolation must be one of {', '.join(INTERPOLATIONS)}, got {interpolation!r}")
 

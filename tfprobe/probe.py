@@ -35,6 +35,7 @@ from tfprobe.probing.stimuli import Stimuli, StimulusSet
 from tfprobe.probing.store import ActivationFile, ActivationWriter
 from tfprobe.probing.units import UnitInfo, as_name_list
 from tfprobe.progress import ProgressBar
+from tfprobe.validation import positive_int
 
 Objective = Callable[[tf.Tensor], tf.Tensor]
 
@@ -50,12 +51,6 @@ def _backend(model: Any) -> RecurrentUnits | KerasGraphUnits:
             "Probe can read; build it as a functional or Sequential model (GainModulatedRNN is supported)"
         )
     return KerasGraphUnits(model)
-
-
-def _check_batch_size(batch_size: object) -> int:
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
-    return int(batch_size)
 
 
 class Probe:
@@ -75,7 +70,7 @@ class Probe:
     def __init__(self, model: keras.Model, *, batch_size: int = 64, strategy: tf.distribute.Strategy | None = None):
         self.model = model
         self._backend = _backend(model)
-        self.batch_size = _check_batch_size(batch_size)
+        self.batch_size = positive_int(batch_size, "batch_size")
         if strategy is None:
             candidate = getattr(model, "distribute_strategy", None)
             strategy = candidate if candidate is not None and candidate.num_replicas_in_sync > 1 else None
@@ -182,7 +177,7 @@ class Probe:
         return tf.nest.map_structure(lambda *xs: np.concatenate(xs, axis=0), *nonempty)
 
     def _batches(self, stimuli: Stimuli, batch_size: int | None) -> StimulusSet:
-        size = self.batch_size if batch_size is None else _check_batch_size(batch_size)
+        size = self.batch_size if batch_size is None else positive_int(batch_size, "batch_size")
         float_only = isinstance(self._backend, RecurrentUnits)  # it takes floats in [0, 1], as model() does
         return StimulusSet(stimuli, self.input_shape, size, float_only=float_only)
 

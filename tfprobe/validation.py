@@ -9,7 +9,14 @@ import tensorflow as tf
 
 from tfprobe.errors import ImageInputError
 
-__all__ = ["check_images", "shape_matches"]
+__all__ = ["check_images", "positive_int", "shape_matches"]
+
+
+def positive_int(value: Any, name: str) -> int:
+    """``value`` as an int if it is a positive integer (not a bool), else a ValueError naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name} must be a positive int, got {value!r}")
+    return int(value)
 
 
 def shape_matches(shape: tuple[int | None, ...], expected: tuple[int | None, ...]) -> bool:

@@ -29,6 +29,7 @@ from tfprobe._assets import asset_path
 from tfprobe.datasets.idx import DatasetFileError
 from tfprobe.models.loading import APPLICATIONS, load_model
 from tfprobe.models.provenance import recorded_spec
+from tfprobe.validation import positive_int
 
 __all__ = [
     "IMAGE_SIZE",
@@ -367,8 +368,7 @@ def predict(
     -------
     list of lists of (wnid, name, probability)
     """
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+    batch_size = positive_int(batch_size, "batch_size")
     transform = _preprocessing(model, preprocess)
     outputs = model.outputs[0].shape if getattr(model, "outputs", None) else None
     if outputs is not None and outputs[-1] != N_CLASSES:

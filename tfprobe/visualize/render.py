@@ -24,6 +24,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfprobe.progress import ProgressBar
+from tfprobe.validation import positive_int
 from tfprobe.visualize import recipes
 from tfprobe.visualize.inputs import ModelInput, model_input
 from tfprobe.visualize.objectives import MASK, OUTPUT, Objective, ObjectiveError, channel
@@ -328,11 +329,8 @@ def render(
         )
     chosen = recipes.recipe(recipe, maco_images=maco_images)
     if steps is not None:
-        if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
-            raise ValueError(f"steps must be a positive int, got {steps!r}")
-        chosen = dataclasses.replace(chosen, steps=int(steps))
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+        chosen = dataclasses.replace(chosen, steps=positive_int(steps, "steps"))
+    positive_int(batch_size, "batch_size")
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
     backend = probe._backend
