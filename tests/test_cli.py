@@ -13,7 +13,7 @@ import tensorflow as tf
 from tfprobe.cli import main
 from tfprobe.cli.quiet import NATIVE_LOG_LINE
 
-COMMANDS = ("run", "export", "act", "decode", "visualize", "data")
+COMMANDS = ("run", "export", "act", "decode", "visualize", "data", "rnn")
 
 
 def run_cli(*args: str, cwd=None) -> subprocess.CompletedProcess:

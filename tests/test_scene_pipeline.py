@@ -89,3 +89,18 @@ def test_model_fit_trains_on_the_pipeline(make) -> None:
     model.compile(optimizer="adam", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     history = model.fit(make().dataset(batch_size=8), steps_per_epoch=3, epochs=2, verbose=0, shuffle=False)
     assert len(history.history["loss"]) == 2 and np.all(np.isfinite(history.history["loss"]))
+
+
+def test_a_stream_resumes_at_any_batch(make) -> None:
+    """(entropy, start) names a stream position: what a training checkpoint stores to resume its data."""
+    generator = make(seed=5)
+    whole = take(generator.dataset(batch_size=3), 5)
+    entropy = generator.last_entropy
+    resumed = take(make(seed=99).dataset(batch_size=3, start=3, entropy=entropy), 2)
+    for (images, labels), (want_images, want_labels) in zip(resumed, whole[3:], strict=True):
+        np.testing.assert_array_equal(images, want_images)
+        np.testing.assert_array_equal(labels, want_labels)
+    with pytest.raises(ValueError, match="start must be an int >= 0"):
+        generator.dataset(batch_size=3, start=-1)
+    with pytest.raises(ValueError, match="entropy must be an int >= 0"):
+        generator.dataset(batch_size=3, entropy=1.5)

@@ -34,13 +34,14 @@ _EXPORTS = {
     "image_set_scores": "tfprobe.image_sets",
     "load_activations": "tfprobe.probing.store",
     "models": "tfprobe.models",
+    "recurrent": "tfprobe.recurrent",
     "visualize": "tfprobe.visualize",
 }
 
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 
 if TYPE_CHECKING:
-    from tfprobe import circuits, datasets, decoding, figures, models, visualize
+    from tfprobe import circuits, datasets, decoding, figures, models, recurrent, visualize
     from tfprobe.circuits.circuit import Circuit, InputRecord
     from tfprobe.circuits.expanded import expanded_weights
     from tfprobe.decoding import decode
@@ -73,5 +74,6 @@ __all__ = [
     "image_set_scores",
     "load_activations",
     "models",
+    "recurrent",
     "visualize",
 ]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 __all__ = [
     "ActivationFileError",
+    "CheckpointDownloadError",
     "CheckpointError",
     "CheckpointMismatchError",
     "DecodingInputError",
@@ -33,6 +34,10 @@ class UnsafeCheckpointError(CheckpointError):
 
 class CheckpointMismatchError(CheckpointError):
     """A readable checkpoint whose keys or shapes do not fit the model it is loaded into."""
+
+
+class CheckpointDownloadError(CheckpointError):
+    """A checkpoint that could not be downloaded: no network, an HTTP error, a cut or a wrong size."""
 
 
 class ActivationFileError(ValueError):

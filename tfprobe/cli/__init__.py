@@ -17,6 +17,8 @@
     a weight-explorer page and the table.
 ``tfprobe data``
     Show where MNIST and Fashion-MNIST are found and which copy a load would use.
+``tfprobe rnn train`` / ``tfprobe rnn download``
+    Train the recurrent network on cluttered scenes (resumable); fetch the authors' trained checkpoints.
 
 The parser is built without importing TensorFlow, so ``--help`` answers at once; a command that needs
 TensorFlow imports it with its native start-up logs silenced (``--verbose`` shows them).  Every command
@@ -32,7 +34,7 @@ import traceback
 from collections.abc import Sequence
 
 from tfprobe import __version__
-from tfprobe.cli import circuit, data, network, probing, visualize
+from tfprobe.cli import circuit, data, network, probing, rnn, visualize
 from tfprobe.cli.failures import exit_status, one_line
 from tfprobe.cli.parsing import CommandParser
 
@@ -52,20 +54,22 @@ def build_parser() -> argparse.ArgumentParser:
     visualize.add_commands(commands)
     circuit.add_commands(commands)
     data.add_commands(commands)
+    rnn.add_commands(commands)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``tfprobe`` command; returns the exit status."""
     args = build_parser().parse_args(argv)
+    name = " ".join(filter(None, (args.command, getattr(args, "verb", None))))
     try:
-        if args.command not in _LIGHT_COMMANDS:
+        if name not in _LIGHT_COMMANDS:
             from tfprobe.cli.quiet import import_tensorflow
 
             import_tensorflow(verbose=args.verbose)
         return args.handler(args)
     except KeyboardInterrupt:
-        print(f"tfprobe {args.command}: interrupted", file=sys.stderr)
+        print(f"tfprobe {name}: interrupted", file=sys.stderr)
         return 130
     except Exception as error:
         status = exit_status(error)
@@ -73,5 +77,5 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         if args.debug:
             traceback.print_exc()
-        print(f"tfprobe {args.command}: error: {one_line(error)}", file=sys.stderr)
+        print(f"tfprobe {name}: error: {one_line(error)}", file=sys.stderr)
         return status

@@ -213,12 +213,14 @@ class ClutteredScenes:
         targets: str | Sequence[str] | None = "category",
         *,
         parallel_calls: int = 2,
+        start: int = 0,
+        entropy: int | None = None,
     ) -> tf.data.Dataset:
         """An endless, seeded, batched and prefetched ``tf.data.Dataset`` of new scenes.
 
         Batch ``k`` is rendered from ``numpy.random.default_rng([entropy, k])`` with ``entropy`` drawn
         once from this generator's seed when the dataset is made, so the stream is the same for the same
-        seed whatever the prefetching or parallelism.
+        seed whatever the prefetching or parallelism, and a stream can be resumed at any batch (``start``).
 
         Parameters
         ----------
@@ -228,6 +230,12 @@ class ClutteredScenes:
             (``(images, {key: labels})``), or None (images only).
         parallel_calls : int
             Batches rendered at once (the renderer releases the GIL in its compiled loops).
+        start : int
+            Index of the first batch: ``dataset(start=k)`` yields what ``dataset().skip(k)`` would, without
+            rendering the skipped batches (training resumes its data stream this way).
+        entropy : int, optional
+            The stream's identity (default: drawn from this generator's seed).  A stream is fully given by
+            ``(entropy, start)``, which is what a training checkpoint stores; see :attr:`last_entropy`.
 
         Returns
         -------
@@ -236,8 +244,16 @@ class ClutteredScenes:
         """
         batch_size = check_count(batch_size, "batch_size")
         parallel_calls = check_count(parallel_calls, "parallel_calls")
+        if isinstance(start, (bool, np.bool_)) or not isinstance(start, (int, np.integer)) or start < 0:
+            raise ValueError(f"start must be an int >= 0 (the index of the first batch), got {start!r}")
         keys = self._target_keys(targets)
-        entropy = int(self._rng.integers(2**63 - 1))
+        if entropy is None:
+            entropy = int(self._rng.integers(2**63 - 1))
+        elif isinstance(entropy, (bool, np.bool_)) or not isinstance(entropy, (int, np.integer)) or entropy < 0:
+            raise ValueError(f"entropy must be an int >= 0, got {entropy!r}")
+        entropy = int(entropy)
+        #: The entropy of the stream made last by :meth:`dataset`.
+        self.last_entropy = entropy
 
         def render_batch(k: np.int64) -> list[np.ndarray]:
             rng = np.random.default_rng([entropy, int(k)])
@@ -254,7 +270,7 @@ class ClutteredScenes:
                 return images, labels[0]
             return images, dict(zip(keys, labels, strict=True))
 
-        counter = tf.data.Dataset.counter()
+        counter = tf.data.Dataset.counter(int(start))
         batches = counter.map(as_element, num_parallel_calls=parallel_calls, deterministic=True)
         return batches.prefetch(tf.data.AUTOTUNE)
 

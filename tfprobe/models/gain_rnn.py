@@ -16,6 +16,7 @@ branch costs neither memory nor time.  Images are channels-last
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import keras
@@ -25,6 +26,7 @@ import tensorflow as tf
 from tfprobe.models.architecture import (
     IMAGE_SIZE,
     KERNEL_SIZE,
+    KINDS,
     N_CLASSES,
     PROBABILITY_FLOOR,
     STAGES,
@@ -111,6 +113,12 @@ class GainModulatedRNN(keras.Model):
     >>> out = model(images, return_activations=True)
     >>> out.activations["conv1"][3].shape      # (batch, 32, 32, 8)
     >>> out.flows["conv1"]["gain"]["lateral"][0]  # lateral gain into conv1, step 0 -> 1
+
+    Replace a recurrent flow (see :meth:`run_with_flows`): run with the gain
+    flow into conv1 from step 1 to 2 taken from other images, the rest as usual.
+
+    >>> other = model(other_images, return_activations=True)
+    >>> log_probs = model.run_with_flows(images, {("conv1", 1): {"gain": other.flows["conv1"]["gain"][1]}})
     """
 
     def __init__(
@@ -230,9 +238,7 @@ class GainModulatedRNN(keras.Model):
         source_shapes = {"conv1": (32, 32, nf), "conv2": (9, 9, 2 * nf), "fc1": (16 * nf,)}
         for projection in self.recurrent_projections:
             shape = (
-                self._modulated_shapes[projection.source]
-                if projection.is_lateral
-                else source_shapes[projection.source]
+                self._modulated_shapes[projection.source] if projection.is_lateral else source_shapes[projection.source]
             )
             for kind in self.flags.kinds:
                 self.projection_layer(projection, kind).build((None, *shape))
@@ -282,13 +288,14 @@ class GainModulatedRNN(keras.Model):
             jit_compile = self.unroll_jit_compile and not _replicas_on_several_cpus()
         super().compile(*args, jit_compile=jit_compile, **kwargs)
 
-    def _compiled_unroll(self, collect: bool) -> Any:
+    def _compiled_unroll(self, collect: bool | str) -> Any:
         """The unrolled forward pass as a ``tf.function`` (XLA-compiled unless
-        ``jit_compile=False``), made once per model and output kind."""
+        ``jit_compile=False``), made once per model and output kind (``collect``
+        as in :meth:`unroll`, or ``"combined"``: without the per-source flows)."""
         cache = self.__dict__.setdefault("_unroll_functions", {})
         if collect not in cache:
             cache[collect] = tf.function(
-                lambda images: self.unroll(images, collect=collect),
+                lambda images: self._unroll(images, collect=collect),
                 jit_compile=self.unroll_jit_compile,
                 reduce_retracing=True,
             )
@@ -308,41 +315,349 @@ class GainModulatedRNN(keras.Model):
             Return every intermediate as a nested dict (the layout that
             :meth:`RNNOutputs.from_nested` reads) instead of the log-probabilities.
         """
+        return self._unroll(images, collect=collect)
+
+    def _unroll(
+        self,
+        images: tf.Tensor,
+        collect: bool | str = False,
+        replaced: Mapping[str, tf.Tensor] | None = None,
+        resume_step: int | None = None,
+        resume_flows: Mapping[str, Mapping[str, tf.Tensor]] | None = None,
+        fc1_prefix: tf.Tensor | None = None,
+    ) -> Any:
+        """The unrolled forward pass, optionally with flows replaced or resumed part-way.
+
+        ``collect="combined"`` records the combined flows but not the per-source ones.
+        ``replaced`` maps ``"<stage>/<kind>/<t>"`` to the combined flow used instead of the computed
+        one.  With ``resume_step=t`` the run starts at transition ``t``: ``resume_flows[stage][kind]``
+        are all the flows of that transition, ``fc1_prefix`` the fc1 activity of steps ``0..t``
+        concatenated, and only steps ``t+1`` on (and transitions after ``t``) are returned.
+        """
         batch = tf.shape(images)[0]
         kinds = self.flags.kinds
-
-        activity = self._initial_sweep(images)
-        # The maps lateral projections read: conv maps before pooling.
-        premaps = {"conv1": activity.pop("conv1_map"), "conv2": activity.pop("conv2_map")}
-        history: dict[str, list[tf.Tensor]] = {stage: [activity[stage]] for stage in STAGES}
+        replaced = replaced or {}
+        history: dict[str, list[tf.Tensor]] = {stage: [] for stage in STAGES}
+        if resume_step is None:
+            activity = self._initial_sweep(images)
+            # The maps lateral projections read: conv maps before pooling.
+            premaps = {"conv1": activity.pop("conv1_map"), "conv2": activity.pop("conv2_map")}
+            for stage in STAGES:
+                history[stage].append(activity[stage])
+            first = 0
+        else:
+            # The flows of the resumed transition are given, and a modulated step reads nothing
+            # else of the previous one, so no earlier activity is needed.
+            activity, premaps = {}, {}
+            first = resume_step
         flow_history: dict[str, dict[str, dict[str, Any]]] = {}
 
-        for _ in range(self.timesteps - 1):
-            flows = {
-                target: {kind: self._flows_into(target, kind, activity, premaps, batch) for kind in kinds}
-                for target in STAGES
-            }
+        for t in range(first, self.timesteps - 1):
+            if t == resume_step:
+                flows = {
+                    target: {kind: ((resume_flows or {}).get(target, {}).get(kind), {}) for kind in kinds}
+                    for target in STAGES
+                }
+            else:
+                flows = {
+                    target: {
+                        kind: self._step_flow(target, kind, t, activity, premaps, batch, replaced, collect is True)
+                        for kind in kinds
+                    }
+                    for target in STAGES
+                }
             activity, premaps = self._modulated_step(images, activity, flows)
             for stage in STAGES:
                 history[stage].append(activity[stage])
-            if collect:
+            if collect and t != resume_step:
                 for target, by_kind in flows.items():
                     for kind, (combined, sources) in by_kind.items():
                         if combined is None:
                             continue
-                        record = flow_history.setdefault(target, {}).setdefault(
-                            kind, {"combined": [], "sources": {}}
-                        )
+                        record = flow_history.setdefault(target, {}).setdefault(kind, {"combined": [], "sources": {}})
                         record["combined"].append(combined)
-                        for source, value in sources.items():
+                        for source, value in sources.items() if collect is True else ():
                             record["sources"].setdefault(source, []).append(value)
 
-        readout = tf.concat(history["fc1"], axis=-1) if self.timesteps > 1 else history["fc1"][0]
+        fc1_steps = history["fc1"] if fc1_prefix is None else [fc1_prefix, *history["fc1"]]
+        readout = tf.concat(fc1_steps, axis=-1) if len(fc1_steps) > 1 else fc1_steps[0]
         probabilities = tf.nn.softmax(self.fc2(readout), axis=-1)
         log_probs = tf.math.log(tf.clip_by_value(probabilities, PROBABILITY_FLOOR, 1.0))
         if not collect:
             return log_probs
         return {"log_probs": log_probs, "readout": readout, "activations": history, "flows": flow_history}
+
+    def _step_flow(
+        self,
+        target: str,
+        kind: str,
+        t: int,
+        activity: dict[str, tf.Tensor],
+        premaps: dict[str, tf.Tensor],
+        batch: tf.Tensor,
+        replaced: Mapping[str, tf.Tensor],
+        want_sources: bool,
+    ) -> tuple[tf.Tensor | None, dict[str, tf.Tensor]]:
+        """The flow into ``target`` at transition ``t``: computed, or the replacement when there is one
+        (with the per-source flows the projections compute, for the record, only when they are wanted)."""
+        replacement = replaced.get(f"{target}/{kind}/{t}")
+        if replacement is None:
+            return self._flows_into(target, kind, activity, premaps, batch)
+        sources = self._flows_into(target, kind, activity, premaps, batch)[1] if want_sources else {}
+        return replacement, sources
+
+    # ------------------------------------------------------------------ replaced flows
+    def run_with_flows(
+        self,
+        images: Any,
+        replacements: Mapping[tuple[str, int], Mapping[str, Any]],
+        *,
+        return_activations: bool = False,
+        start: RNNOutputs | None = None,
+    ) -> Any:
+        """Run the network with chosen recurrent flows replaced by given ones.
+
+        Parameters
+        ----------
+        images : array-like, (batch, 100, 100, 1)
+            Float images, channels-last.
+        replacements : mapping (stage, step) -> mapping kind -> array
+            ``{("conv1", 1): {"gain": g}}`` makes the network use ``g`` where it would use the combined
+            gain flow into conv1 from time step 1 to 2 (``out.flows["conv1"]["gain"][1]`` of a normal run),
+            so ``g`` modulates conv1 at time step 2.  ``step`` runs from 0 to ``timesteps - 2``; each array
+            has the combined flow's shape ``(batch, *modulated shape)``: ``(batch, 100, 100, 1)`` for the
+            input, ``(batch, 96, 96, n_feats)`` for conv1, ``(batch, 28, 28, 2 * n_feats)`` for conv2,
+            ``(batch, 16 * n_feats)`` for fc1.  Every flow not listed is computed as usual (from the
+            activity the replacements have changed).  An empty mapping runs the network normally.
+        return_activations : bool
+            Return an :class:`RNNOutputs` instead of the log-probabilities.  At a replaced
+            (stage, step) its combined flow is the replacement and its per-source flows are what the
+            projections computed there (which the replacement overrode).
+        start : RNNOutputs, optional
+            The outputs of ``model(images, return_activations=True)`` for the same images.  The run then
+            starts at the first replaced step, reading the flows of that step that are not replaced and
+            the earlier fc1 activity from ``start``, instead of recomputing the steps before it (which a
+            replacement cannot change): much faster when many replacements are tried on the same
+            images.  The combined flows are all it needs (per-source flows too with
+            ``return_activations=True``).
+
+        Returns
+        -------
+        tensor (batch, 20) or RNNOutputs
+            The log-probabilities, or everything the run computed.
+
+        Raises
+        ------
+        ValueError
+            For an unknown stage, a stage no active projection reaches, a kind that is unknown or switched
+            off, a step out of range, a flow of the wrong shape, dtype or batch size or with NaN/inf
+            values, or a ``start`` that does not belong to these images and this model.
+
+        Notes
+        -----
+        Compiled like the forward pass (XLA unless ``jit_compile=False``), once per replaced
+        (stage, step, kind) set, or, with ``start``, once per starting step and set of later
+        replacements; the batch size can change without recompiling.  Runs eagerly (not inside a
+        ``tf.function``).
+
+        Examples
+        --------
+        >>> out = model(images, return_activations=True)
+        >>> shuffled = tf.random.shuffle(out.flows["fc1"]["gain"][0])      # the flows of other images
+        >>> log_probs = model.run_with_flows(images, {("fc1", 0): {"gain": shuffled}}, start=out)
+        """
+        if not tf.executing_eagerly():
+            raise RuntimeError("run_with_flows compiles itself and runs eagerly: call it outside a tf.function")
+        check_images(images, (IMAGE_SIZE, IMAGE_SIZE, 1), what=f"{type(self).__name__} input")
+        images = tf.convert_to_tensor(images, dtype=self.compute_dtype)
+        batch = int(images.shape[0])
+        replaced = self._check_replacements(replacements, batch)
+        if not replaced:
+            return self(images, return_activations=return_activations)
+        collect = bool(return_activations)
+        if start is None:
+            run = self._compiled_replaced(collect, tuple(replaced), None)
+            outputs = run(images, replaced)
+            return RNNOutputs.from_nested(outputs, self.flags, self.timesteps) if collect else outputs
+        resume_step = min(int(key.rsplit("/", 1)[1]) for key in replaced)
+        self._check_start(start, images, resume_step, collect)
+        resume_flows: dict[str, dict[str, tf.Tensor]] = {}
+        for stage in STAGES:
+            for kind in self.flags.kinds:
+                flow = start.flows[stage][kind]
+                if flow is not None:
+                    value = replaced.pop(f"{stage}/{kind}/{resume_step}", None)
+                    resume_flows.setdefault(stage, {})[kind] = (
+                        value if value is not None else tf.convert_to_tensor(flow[resume_step], self.compute_dtype)
+                    )
+        fc1 = [tf.convert_to_tensor(a, self.compute_dtype) for a in start.activations["fc1"][: resume_step + 1]]
+        fc1_prefix = tf.concat(fc1, axis=-1) if len(fc1) > 1 else fc1[0]
+        run = self._compiled_replaced(collect, tuple(replaced), resume_step)
+        outputs = run(images, replaced, resume_flows, fc1_prefix)
+        if not collect:
+            return outputs
+        return self._join_outputs(start, outputs, resume_step, resume_flows)
+
+    def _compiled_replaced(self, collect: bool, keys: tuple[str, ...], resume_step: int | None) -> Any:
+        """The forward pass with the flows named by ``keys`` replaced (and resumed at ``resume_step``), as a
+        ``tf.function`` made once per model and structure."""
+        cache = self.__dict__.setdefault("_replaced_functions", {})
+        key = (collect, tuple(sorted(keys)), resume_step)
+        if key not in cache:
+            if resume_step is None:
+
+                def run(images: tf.Tensor, replaced: dict[str, tf.Tensor]) -> Any:
+                    return self._unroll(images, collect=collect, replaced=replaced)
+
+            else:
+
+                def run(
+                    images: tf.Tensor,
+                    replaced: dict[str, tf.Tensor],
+                    resume_flows: dict[str, dict[str, tf.Tensor]],
+                    fc1_prefix: tf.Tensor,
+                ) -> Any:
+                    return self._unroll(
+                        images,
+                        collect=collect,
+                        replaced=replaced,
+                        resume_step=resume_step,
+                        resume_flows=resume_flows,
+                        fc1_prefix=fc1_prefix,
+                    )
+
+            cache[key] = tf.function(run, jit_compile=self.unroll_jit_compile, reduce_retracing=True)
+        return cache[key]
+
+    def flow_stages(self) -> tuple[str, ...]:
+        """The stages that receive a recurrent flow under this model's flags (in ``STAGES`` order)."""
+        return tuple(stage for stage in STAGES if active_projections(self.flags, stage))
+
+    def _check_replacements(self, replacements: Any, batch: int) -> dict[str, tf.Tensor]:
+        """The replacement flows as float tensors keyed ``"<stage>/<kind>/<step>"``, or a clear error."""
+        if not isinstance(replacements, Mapping):
+            raise TypeError(
+                "replacements must be a mapping (stage, step) -> {kind: flow}, e.g. "
+                f"{{('conv1', 0): {{'gain': flow}}}}; got {type(replacements).__name__}"
+            )
+        flowing = self.flow_stages()
+        last = self.timesteps - 2
+        replaced: dict[str, tf.Tensor] = {}
+        for key, by_kind in replacements.items():
+            if not isinstance(key, tuple) or len(key) != 2:
+                raise ValueError(f"replacement keys must be (stage, step) pairs such as ('conv1', 0); got {key!r}")
+            stage, step = key
+            if stage not in STAGES:
+                raise ValueError(f"unknown stage {stage!r} in replacements: the stages are {', '.join(STAGES)}")
+            if stage not in flowing:
+                raise ValueError(
+                    f"no recurrent flow reaches {stage!r} in a {self.flags.code} model; the stages with "
+                    f"incoming flows are {', '.join(flowing) or 'none'}"
+                )
+            if isinstance(step, (bool, np.bool_)) or not isinstance(step, (int, np.integer)) or not 0 <= step <= last:
+                allowed = f"an int from 0 to {last}" if last >= 0 else "impossible (no transitions)"
+                raise ValueError(
+                    f"step of replacement {key!r} must be {allowed}: step t is the flow from time step t to "
+                    f"t + 1 and this model has {self.timesteps} time step(s); got {step!r}"
+                )
+            if not isinstance(by_kind, Mapping) or not by_kind:
+                raise ValueError(
+                    f"replacements[{key!r}] must be a non-empty mapping kind -> flow such as {{'gain': flow}}; "
+                    f"got {by_kind!r}"
+                )
+            for kind, value in by_kind.items():
+                if kind not in KINDS:
+                    raise ValueError(f"unknown kind {kind!r} in replacements[{key!r}]: the kinds are bias, gain")
+                if kind not in self.flags.kinds:
+                    raise ValueError(
+                        f"the {kind} flow is switched off in a {self.flags.code} model (its kinds: "
+                        f"{', '.join(self.flags.kinds) or 'none'}); replacements[{key!r}] cannot replace it"
+                    )
+                name = f"replacements[{key!r}][{kind!r}]"
+                replaced[f"{stage}/{kind}/{int(step)}"] = self._check_flow(
+                    value, (batch, *self._modulated_shapes[stage]), name
+                )
+        return replaced
+
+    def _check_flow(self, value: Any, expected: tuple[int, ...], name: str) -> tf.Tensor:
+        array = value if tf.is_tensor(value) else np.asarray(value)
+        shape = tuple(int(d) for d in array.shape)
+        if shape != expected:
+            if shape[1:] == expected[1:]:
+                raise ValueError(f"{name} holds {shape[0]} examples but the images {expected[0]}")
+            raise ValueError(f"{name}: expected shape {expected} (batch, *modulated map), got {shape}")
+        dtype = np.dtype(array.dtype.as_numpy_dtype if tf.is_tensor(array) else array.dtype)
+        if not np.issubdtype(dtype, np.floating):
+            raise ValueError(f"{name}: expected floating-point values, got dtype {dtype}")
+        tensor = tf.convert_to_tensor(array, dtype=self.compute_dtype)
+        if tf.executing_eagerly() and not bool(tf.reduce_all(tf.math.is_finite(tensor))):
+            raise ValueError(f"{name}: expected finite values, got NaN or inf")
+        return tensor
+
+    def _check_start(self, start: Any, images: tf.Tensor, resume_step: int, collect: bool) -> None:
+        """Refuse a ``start`` that is not this model's outputs for these images."""
+        if not isinstance(start, RNNOutputs):
+            raise TypeError(
+                f"start must be the RNNOutputs of model(images, return_activations=True), got {type(start).__name__}"
+            )
+        steps = len(start.activations.get("fc1", ()))
+        if steps != self.timesteps:
+            raise ValueError(f"start holds {steps} time steps but this model runs {self.timesteps}")
+        for stage in self.flow_stages():
+            for kind in self.flags.kinds:
+                flow = (start.flows.get(stage) or {}).get(kind)
+                if flow is None or len(flow) != self.timesteps - 1:
+                    raise ValueError(
+                        f"start lacks the combined {kind} flow into {stage} (of every transition); pass the outputs "
+                        f"of this {self.flags.code} model: model(images, return_activations=True)"
+                    )
+                if collect and any(len(values) <= resume_step for values in flow.sources.values()):
+                    raise ValueError("start lacks per-source flows, which return_activations=True needs")
+        first_input = np.asarray(start.activations["input"][0])
+        batch = int(images.shape[0])
+        if first_input.shape[0] != batch:
+            raise ValueError(f"start holds {first_input.shape[0]} examples but the images {batch}")
+        clamped = np.clip(np.asarray(images), 0.0, 1.0)
+        if not np.allclose(first_input, clamped, rtol=0.0, atol=1e-5):
+            raise ValueError("start was computed from other images: its input activity at step 0 differs from them")
+
+    def _join_outputs(
+        self,
+        start: RNNOutputs,
+        later: dict[str, Any],
+        resume_step: int,
+        resume_flows: dict[str, dict[str, tf.Tensor]],
+    ) -> RNNOutputs:
+        """An RNNOutputs of a resumed run: ``start`` up to ``resume_step``, the run's own outputs after."""
+        t = resume_step
+
+        def tensors(values: Any) -> list[tf.Tensor]:
+            return [tf.convert_to_tensor(v, self.compute_dtype) for v in values]
+
+        activations = {
+            stage: tensors(start.activations[stage][: t + 1]) + list(later["activations"][stage]) for stage in STAGES
+        }
+        flows: dict[str, dict[str, Any]] = {}
+        for stage, by_kind in resume_flows.items():
+            for kind, value in by_kind.items():
+                known = start.flows[stage][kind]
+                record = later["flows"].get(stage, {}).get(kind, {"combined": [], "sources": {}})
+                flows.setdefault(stage, {})[kind] = {
+                    "combined": [*tensors(known.combined[:t]), value, *record["combined"]],
+                    "sources": {
+                        source: tensors(values[: t + 1]) + list(record["sources"].get(source, []))
+                        for source, values in known.sources.items()
+                    },
+                }
+        nested = {"log_probs": later["log_probs"], "readout": later["readout"], "activations": activations}
+        return RNNOutputs.from_nested({**nested, "flows": flows}, self.flags, self.timesteps)
+
+    def _combined_outputs(self, images: Any) -> RNNOutputs:
+        """A normal run's outputs with the combined flows only (no per-source ones): lighter, and all that
+        :meth:`run_with_flows` needs as ``start`` to return log-probabilities."""
+        check_images(images, (IMAGE_SIZE, IMAGE_SIZE, 1), what=f"{type(self).__name__} input")
+        nested = self._compiled_unroll("combined")(tf.convert_to_tensor(images, dtype=self.compute_dtype))
+        return RNNOutputs.from_nested(nested, self.flags, self.timesteps)
 
     def _initial_sweep(self, images: tf.Tensor) -> dict[str, tf.Tensor]:
         # The feed-forward pass of time step 0.
@@ -431,4 +746,3 @@ class NegativeLogLikelihood(keras.losses.Loss):
     def call(self, y_true: tf.Tensor, y_pred: tf.Tensor) -> tf.Tensor:
         labels = tf.reshape(tf.cast(y_true, tf.int32), (-1,))
         return -tf.gather(y_pred, labels, axis=-1, batch_dims=1)
-

@@ -1,0 +1,126 @@
+"""``tfprobe rnn``: the recurrent-network lab (Thorat, Aldegheri & Kietzmann 2021), one sub-command per verb.
+
+``tfprobe rnn train``
+    Train the network on streamed cluttered scenes into a run folder that a second call resumes.
+``tfprobe rnn download``
+    Fetch the authors' trained checkpoints from OSF.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from tfprobe.cli import network
+from tfprobe.cli.checks import check_positive
+from tfprobe.cli.failures import UsageError
+from tfprobe.cli.parsing import CommandParser, add_command
+from tfprobe.cli.rnn_download import add_download_command
+
+__all__ = ["add_commands", "train"]
+
+SCHEDULE_NAMES = ("fast", "original")  # tfprobe.recurrent.schedules.SCHEDULES, without importing Keras
+
+
+def _check_train(args: argparse.Namespace) -> None:
+    check_positive(args.steps, "--steps")
+    check_positive(args.batch_size, "--batch-size")
+    check_positive(args.validation, "--validation")
+    check_positive(args.validate_every, "--validate-every")
+    if args.learning_rate is not None and not 0 < args.learning_rate < 1:
+        raise UsageError(f"--learning-rate must be in (0, 1), got {args.learning_rate}")
+    if args.max_minutes is not None and not args.max_minutes > 0:
+        raise UsageError(f"--max-minutes must be > 0, got {args.max_minutes}")
+    if args.out.exists() and not args.out.is_dir():
+        raise UsageError(f"--out {str(args.out)!r} is a file, expected a run folder")
+
+
+def train(args: argparse.Namespace) -> int:
+    """Train (or resume) a run and print where it ended."""
+    _check_train(args)
+    import keras
+
+    from tfprobe.cli import models
+    from tfprobe.recurrent.training import train as train_network
+
+    keras.utils.set_random_seed(args.seed)
+    model = models.load(network._model_args(args))
+    result = train_network(
+        model,
+        args.steps,
+        schedule=args.schedule,
+        learning_rate=args.learning_rate,
+        batch_size=args.batch_size,
+        seed=args.seed,
+        validation=args.validation,
+        validate_every=args.validate_every,
+        folder=args.out,
+        overwrite=args.overwrite,
+        log_dir=args.log_dir,
+        max_seconds=None if args.max_minutes is None else 60.0 * args.max_minutes,
+        progress=not args.quiet,
+    )
+    last = result.history[-1] if result.history else {}
+    summary = {
+        "model": model.flags.code,
+        "timesteps": model.timesteps,
+        "schedule": result.schedule.describe(),
+        "steps": result.steps,
+        "seconds": round(result.seconds, 1),
+        "resumed_from": result.resumed_from,
+        "validation_accuracy": last.get("validation_accuracy"),
+        "validation_loss": last.get("validation_loss"),
+        "weights": str((args.out / "model.weights.h5").resolve()),
+    }
+    print(json.dumps(summary))
+    return 0
+
+
+def _add_train_command(commands: argparse._SubParsersAction) -> None:
+    parser = add_command(
+        commands,
+        "train",
+        help="train the recurrent network on cluttered scenes (resumable)",
+        description=(
+            "Train the recurrent gain-modulated network on 20-way categorisation of cluttered MNIST / "
+            "Fashion-MNIST scenes streamed from tfprobe's scene generator (the original study's task and loss), "
+            "validating on a fixed set of --validation scenes every --validate-every steps.\n\n"
+            "The run folder --out keeps run.json (settings), history.json (one entry per validation), "
+            "checkpoints/ (weights, optimizer, step and data-stream position) and, at the end, "
+            "model.weights.h5. Calling the command again on the same folder resumes from its last checkpoint "
+            "(a killed run loses only the steps since); other settings are refused unless --overwrite. A run on "
+            "the original schedule can be resumed with more --steps.\n\n"
+            "Schedules: original = Adam 1e-4, batch 32, constant (the authors' 300,000 GPU steps); fast = peak "
+            "1e-3 after a 5% warm-up, cosine decay to 1% of it (for CPU budgets).\n\n"
+            "The last line of standard output is a JSON summary.\n\nexamples:\n"
+            "  tfprobe rnn train --out runs/bglt_0111 --steps 4000\n"
+            "  tfprobe rnn train --out runs/original --schedule original --steps 20000 --log-dir logs\n"
+            "  tfprobe rnn train --out runs/fast --steps 40000 --max-minutes 120"
+        ),
+    )
+    network._add_network_options(parser)
+    parser.add_argument("--out", type=Path, required=True, help="run folder (created, or resumed)")
+    parser.add_argument("--steps", type=int, default=2000, help="training steps in total (default 2000)")
+    parser.add_argument("--schedule", choices=SCHEDULE_NAMES, default="fast", help="learning-rate schedule")
+    parser.add_argument("--learning-rate", type=float, help="peak learning rate instead of the schedule's")
+    parser.add_argument("--batch-size", type=int, help="scenes per step instead of the schedule's 32")
+    parser.add_argument("--validation", type=int, default=1000, help="validation scenes (default 1000)")
+    parser.add_argument("--validate-every", type=int, default=500, help="steps between validations (default 500)")
+    parser.add_argument("--max-minutes", type=float, help="stop, with a checkpoint, after this much training time")
+    parser.add_argument("--log-dir", type=Path, help="write TensorBoard summaries here")
+    parser.add_argument("--overwrite", action="store_true", help="delete --out first and start over")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.set_defaults(handler=train)
+
+
+def add_commands(commands: argparse._SubParsersAction) -> None:
+    """Register the ``rnn`` group and its sub-commands."""
+    group = commands.add_parser(
+        "rnn",
+        help="the recurrent-network lab: train, download",
+        description="The recurrent gain-modulated network of Thorat, Aldegheri & Kietzmann (2021).",
+    )
+    verbs = group.add_subparsers(dest="verb", required=True, metavar="VERB", parser_class=CommandParser)
+    _add_train_command(verbs)
+    add_download_command(verbs)

@@ -1,0 +1,321 @@
+"""Decoding through layers and time steps (Thorat, Aldegheri & Kietzmann 2021, Figure 3A).
+
+For each repetition, ``n`` new test scenes are run through the network, once as cluttered scenes and
+once as the target alone (clean); a linear classifier is trained on the first ``n - n_test`` scenes'
+activity and tested on the last ``n_test`` (the original's 800 / 200 hold-out, linear SVM, no PCA) for
+every (layer, time step) and every variable: the category and the category-orthogonal variables
+(location x and y, scale, orientation) and the domain (digit or fashion item).  The recurrent flows into
+each layer at each transition are decoded the same way (bias and gain flows side by side when a model
+has both).  All units and variables of one repetition and image type are decoded in one batched call of
+:func:`tfprobe.decode`.
+
+The result keeps the original's axes ``(layer, timestep, variable, image_type, repetition)`` with their
+values, and is saved as a self-describing HDF5 file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from tfprobe.datasets.scenes import ClutteredScenes, Scenes
+from tfprobe.decoding import decode
+from tfprobe.decoding.splits import HoldOut
+from tfprobe.models.architecture import STAGES
+from tfprobe.models.gain_rnn import GainModulatedRNN
+from tfprobe.progress import ProgressBar
+from tfprobe.recurrent.labelled import LabelledArray, load_labelled, save_labelled
+from tfprobe.validation import positive_int
+
+__all__ = ["AUXILIARY_GROUPS", "IMAGE_TYPES", "VARIABLES", "TimeDecodingResult", "decode_through_time"]
+
+VARIABLES: tuple[str, ...] = ("category", "domain", "x", "y", "scale", "orientation")
+IMAGE_TYPES: tuple[str, ...] = ("cluttered", "clean")
+#: The category-orthogonal variables as the original groups them (location = mean of x and y).
+AUXILIARY_GROUPS: dict[str, tuple[str, ...]] = {
+    "location": ("x", "y"),
+    "scale": ("scale",),
+    "orientation": ("orientation",),
+}
+_FORMAT = "tfprobe.TimeDecodingResult/1"
+
+
+@dataclasses.dataclass(frozen=True)
+class TimeDecodingResult:
+    """Held-out decoding accuracy through layers and time steps.
+
+    Attributes
+    ----------
+    activations : LabelledArray
+        Axes ``("layer", "timestep", "variable", "image_type", "repetition")``; ``timestep`` is 1-based
+        as in the paper (1 .. T).
+    flows : LabelledArray or None
+        Decoding from the recurrent flow into each layer, axes ``("layer", "transition", "variable",
+        "image_type", "repetition")``; transition ``t`` (1-based) is the flow from time step ``t`` to
+        ``t + 1``.  None when flows were not decoded.
+    readout_accuracy : LabelledArray
+        The network's own category accuracy on the same scenes, axes ``("image_type", "repetition")``.
+    """
+
+    activations: LabelledArray
+    flows: LabelledArray | None
+    readout_accuracy: LabelledArray
+
+    @property
+    def attrs(self) -> dict[str, Any]:
+        return dict(self.activations.attrs)
+
+    @property
+    def repetitions(self) -> int:
+        return len(self.activations.axes["repetition"])
+
+    def auxiliary(self, image_type: str = "cluttered") -> LabelledArray:
+        """The category-orthogonal variables grouped as the original: location (mean of x and y), scale,
+        orientation.  Axes ``("layer", "timestep", "group", "repetition")``."""
+        values = np.stack(
+            [
+                np.mean([self.activations.sel(variable=v, image_type=image_type) for v in members], axis=0)
+                for members in AUXILIARY_GROUPS.values()
+            ],
+            axis=2,
+        )
+        axes = {
+            "layer": self.activations.axes["layer"],
+            "timestep": self.activations.axes["timestep"],
+            "group": list(AUXILIARY_GROUPS),
+            "repetition": self.activations.axes["repetition"],
+        }
+        return LabelledArray(values, axes, {**self.attrs, "image_type": image_type})
+
+    def auxiliary_through_time(self, image_type: str = "cluttered") -> np.ndarray:
+        """Mean auxiliary decoding per time step, over layers, groups and repetitions: the original's
+        "auxiliary variable avg. decoding through time" (0.65, 0.73, 0.83, 0.85 for its trained networks)."""
+        return self.auxiliary(image_type).values.mean(axis=(0, 2, 3))
+
+    def auxiliary_through_layers(self, image_type: str = "cluttered") -> np.ndarray:
+        """Mean auxiliary decoding per layer, over time steps, groups and repetitions."""
+        return self.auxiliary(image_type).values.mean(axis=(1, 2, 3))
+
+    def summary(self) -> str:
+        """Text tables: read-out accuracy, category decoding per layer and time step, auxiliary means."""
+        acc = self.activations
+        steps = acc.axes["timestep"]
+        lines = [
+            f"Decoding through time ({self.attrs.get('model', 'model')}, {self.repetitions} repetition(s) of "
+            f"{self.attrs.get('n')} scenes, {self.attrs.get('classifier')}, test {self.attrs.get('n_test')})",
+            "read-out accuracy: "
+            + ", ".join(
+                f"{t} {100 * self.readout_accuracy.sel(image_type=t).mean():.1f}%"
+                for t in self.readout_accuracy.axes["image_type"]
+            ),
+        ]
+        for image_type in acc.axes["image_type"]:
+            lines.append(f"{image_type}: decoding accuracy (%) per time step")
+            lines.append(f"{'layer':<7}{'variable':<13}" + "".join(f"{'t=' + str(t):>8}" for t in steps))
+            for layer in acc.axes["layer"]:
+                for variable in acc.axes["variable"]:
+                    row = acc.sel(layer=layer, variable=variable, image_type=image_type).mean(axis=-1)
+                    lines.append(f"{layer:<7}{variable:<13}" + "".join(f"{100 * v:8.1f}" for v in row))
+        if all(v in acc.axes["variable"] for members in AUXILIARY_GROUPS.values() for v in members):
+            through_time = self.auxiliary_through_time()
+            lines.append("auxiliary variables, mean through time: " + ", ".join(f"{v:.3f}" for v in through_time))
+            lines.append(
+                "auxiliary variables, mean through layers: "
+                + ", ".join(f"{v:.3f}" for v in self.auxiliary_through_layers())
+            )
+        return "\n".join(lines)
+
+    def save(self, path: str | os.PathLike[str], *, overwrite: bool = False) -> Path:
+        """Write every array to one self-describing HDF5 file (see :func:`save_labelled`), atomically."""
+        arrays = {"activations": self.activations, "readout_accuracy": self.readout_accuracy}
+        if self.flows is not None:
+            arrays["flows"] = self.flows
+        return save_labelled(path, arrays, {"format": _FORMAT}, overwrite=overwrite)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> TimeDecodingResult:
+        """Read a file written by :meth:`save`."""
+        arrays, attrs = load_labelled(path)
+        if attrs.get("format") != _FORMAT:
+            raise ValueError(
+                f"{path} is not a decoding-through-time result (format {attrs.get('format')!r}, expected {_FORMAT})"
+            )
+        return cls(arrays["activations"], arrays.get("flows"), arrays["readout_accuracy"])
+
+
+def _check_subset(name: str, given: Sequence[str] | str, allowed: Sequence[str]) -> list[str]:
+    chosen = [given] if isinstance(given, str) else list(given)
+    unknown = [value for value in chosen if value not in allowed]
+    if unknown or not chosen or len(set(chosen)) != len(chosen):
+        raise ValueError(f"{name} must be distinct values among {', '.join(allowed)}; got {given!r}")
+    return [value for value in allowed if value in chosen]
+
+
+def _repetition_scenes(scenes: ClutteredScenes | Sequence[Scenes], n: int, repetitions: int) -> list[Scenes]:
+    if isinstance(scenes, ClutteredScenes):
+        return [scenes.sample(n) for _ in range(repetitions)]
+    listed = list(scenes) if isinstance(scenes, Sequence) and not isinstance(scenes, (str, bytes)) else None
+    if not listed or not all(isinstance(item, Scenes) for item in listed):
+        raise TypeError(
+            "scenes must be a ClutteredScenes (n scenes are drawn per repetition) or a non-empty sequence of "
+            f"Scenes (one per repetition); got {type(scenes).__name__}"
+        )
+    return listed
+
+
+def _features(
+    model: GainModulatedRNN, images: np.ndarray, layers: list[str], flows: bool, batch_size: int
+) -> dict[str, np.ndarray]:
+    """Flattened activity of every (layer, time step) and, with ``flows``, every flow into a layer."""
+    parts: dict[str, list[np.ndarray]] = {}
+    flow_layers = [stage for stage in layers if stage in model.flow_stages()] if flows else []
+    for first in range(0, len(images), batch_size):
+        out = model(images[first : first + batch_size], return_activations=True)
+        for stage in layers:
+            for t, activity in enumerate(out.activations[stage]):
+                parts.setdefault(f"{stage}@t{t + 1}", []).append(np.asarray(activity).reshape(len(activity), -1))
+        for stage in flow_layers:
+            for t in range(model.timesteps - 1):
+                kinds = [out.flows[stage][kind] for kind in model.flags.kinds if out.flows[stage][kind] is not None]
+                flat = np.concatenate([np.asarray(flow[t]).reshape(len(np.asarray(flow[t])), -1) for flow in kinds], 1)
+                parts.setdefault(f"flow:{stage}@t{t + 1}", []).append(flat)
+    return {name: np.concatenate(chunks) for name, chunks in parts.items()}
+
+
+def decode_through_time(
+    model: GainModulatedRNN,
+    scenes: ClutteredScenes | Sequence[Scenes],
+    *,
+    n: int = 1000,
+    repetitions: int = 10,
+    variables: Sequence[str] = VARIABLES,
+    layers: Sequence[str] = STAGES,
+    image_types: Sequence[str] = IMAGE_TYPES,
+    flows: bool = True,
+    classifier: str = "svm",
+    C: float = 1.0,
+    n_test: int = 200,
+    pca: int | None = None,
+    batch_size: int = 100,
+    progress: bool = False,
+) -> TimeDecodingResult:
+    """Decode category and category-orthogonal variables from every layer at every time step.
+
+    Parameters
+    ----------
+    model : GainModulatedRNN
+    scenes : ClutteredScenes or sequence of Scenes
+        A generator (the test split, as the original) from which ``n`` new scenes are drawn per
+        repetition, or the scenes of each repetition.
+    n, repetitions : int
+        Scenes per repetition (1,000 in the original) and repetitions (10).  Ignored for ``repetitions``
+        when ``scenes`` lists them.
+    variables : sequence of str
+        Among ``VARIABLES``: category, domain, x, y, scale, orientation (default all).
+    layers : sequence of str
+        Among input, conv1, conv2, fc1 (default all).
+    image_types : sequence of str
+        ``"cluttered"`` (the scenes) and/or ``"clean"`` (the target alone).
+    flows : bool
+        Also decode the recurrent flow into each layer at each transition.
+    classifier, C, pca : as :func:`tfprobe.decode`
+        Default: the original's setting, a linear SVM with C = 1 and no PCA.
+    n_test : int
+        Test scenes of the hold-out split (the last ``n_test``; the original's 200 of 1,000).
+    batch_size : int
+        Scenes run through the network at once.
+    progress : bool
+        Show a progress bar over repetitions and image types.
+
+    Returns
+    -------
+    TimeDecodingResult
+
+    Raises
+    ------
+    ValueError
+        Too few scenes for the split, or unknown variables, layers or image types.
+    """
+    if not isinstance(model, GainModulatedRNN):
+        raise TypeError(f"decode_through_time needs a GainModulatedRNN, got {type(model).__name__}")
+    variables = _check_subset("variables", variables, VARIABLES)
+    layers = _check_subset("layers", layers, STAGES)
+    image_types = _check_subset("image_types", image_types, IMAGE_TYPES)
+    n = positive_int(n, "n")
+    n_test = positive_int(n_test, "n_test")
+    batch_size = positive_int(batch_size, "batch_size")
+    if isinstance(scenes, ClutteredScenes):
+        repetitions = positive_int(repetitions, "repetitions")
+        sizes = [n] * repetitions
+    else:
+        listed = _repetition_scenes(scenes, n, 0)
+        sizes = [len(item) for item in listed]
+    smallest = min(sizes)
+    if smallest - n_test < 2:
+        raise ValueError(
+            f"too few scenes for the split: {smallest} scenes per repetition cannot hold {n_test} test scenes and at "
+            f"least 2 training scenes (the original: 1,000 scenes, 200 for testing); give more scenes or a smaller "
+            f"n_test"
+        )
+    all_scenes = _repetition_scenes(scenes, n, len(sizes))
+    flow_layers = [stage for stage in layers if stage in model.flow_stages()] if flows else []
+    steps = list(range(1, model.timesteps + 1))
+    transitions = steps[:-1]
+    shape = (len(layers), len(steps), len(variables), len(image_types), len(all_scenes))
+    decoded = np.zeros(shape)
+    decoded_flows = np.zeros((len(flow_layers), len(transitions), len(variables), len(image_types), len(all_scenes)))
+    readout = np.zeros((len(image_types), len(all_scenes)))
+    bar = ProgressBar(len(all_scenes) * len(image_types), unit="set", enabled=progress)
+    for r, item in enumerate(all_scenes):
+        targets = {variable: np.asarray(item.labels[variable]) for variable in variables}
+        for i, image_type in enumerate(image_types):
+            images = item.images if image_type == "cluttered" else item.clean
+            features = _features(model, images, layers, bool(flow_layers), batch_size)
+            log_probs = np.concatenate(
+                [np.asarray(model(images[first : first + batch_size])) for first in range(0, len(images), batch_size)]
+            )
+            readout[i, r] = np.mean(log_probs.argmax(-1) == np.asarray(item.labels["category"]))
+            result = decode(features, targets, cv=HoldOut(n_test), classifier=classifier, C=C, pca=pca)
+            scores = result.scores[:, :, 0]
+            unit = {name: u for u, name in enumerate(result.units)}
+            target = {name: v for v, name in enumerate(result.targets)}
+            for j, stage in enumerate(layers):
+                for s, t in enumerate(steps):
+                    decoded[j, s, :, i, r] = [scores[unit[f"{stage}@t{t}"], target[v]] for v in variables]
+            for j, stage in enumerate(flow_layers):
+                for s, t in enumerate(transitions):
+                    decoded_flows[j, s, :, i, r] = [scores[unit[f"flow:{stage}@t{t}"], target[v]] for v in variables]
+            bar.update(r * len(image_types) + i + 1)
+    bar.close()
+
+    attrs = {
+        "model": model.flags.code,
+        "timesteps": model.timesteps,
+        "n_feats": model.n_feats,
+        "n": sizes[0] if len(set(sizes)) == 1 else sizes,
+        "n_test": n_test,
+        "classifier": classifier,
+        "C": C,
+        "pca": pca,
+        "chance": {variable: 1.0 / (20 if variable == "category" else 2) for variable in variables},
+        "split": f"hold-out: the first n - {n_test} scenes train, the last {n_test} test",
+    }
+    common = {"variable": variables, "image_type": image_types, "repetition": list(range(len(all_scenes)))}
+    activations = LabelledArray(decoded, {"layer": layers, "timestep": steps, **common}, attrs)
+    flow_array = None
+    if flow_layers:
+        flow_attrs = {
+            **attrs,
+            "transition": "t: the flow from time step t to t + 1 (1-based)",
+            "kinds": list(model.flags.kinds),
+        }
+        flow_array = LabelledArray(
+            decoded_flows, {"layer": flow_layers, "transition": transitions, **common}, flow_attrs
+        )
+    readout_array = LabelledArray(readout, {"image_type": image_types, "repetition": common["repetition"]}, attrs)
+    return TimeDecodingResult(activations, flow_array, readout_array)
