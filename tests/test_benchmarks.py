@@ -98,3 +98,15 @@ def test_circuit_speed_benchmark_prints_its_figures():
     assert figures["speedup"] > 0 and figures["tfprobe_seconds"] > 0 and figures["seed_seconds"] > 0
     assert figures["same_ranking"] is True  # tfprobe's top inputs are the seed's, in the same order
     assert "the seed's way" in output
+
+
+@pytest.mark.heavy
+def test_analysis_speed_benchmark_prints_its_figures():
+    output, figures = run_benchmark(
+        "analysis_speed.py", "--scenes", "40", "--test", "10", "--perturbation-scenes", "2", "--timesteps", "2"
+    )
+    assert figures["speedup"] > 0 and figures["decoding_speedup"] > 0 and figures["perturbation_speedup"] > 0
+    assert figures["decoding_cells"] == 2 * (4 * 2 + 4 * 1) * 6
+    # Both sides rerun the same perturbed flows: the same accuracies.
+    assert figures["max_perturbed_accuracy_gap"] == 0
+    assert "original procedure" in output

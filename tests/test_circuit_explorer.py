@@ -7,13 +7,10 @@ from __future__ import annotations
 
 import base64
 import io
-import shutil
-import subprocess
-from html.parser import HTMLParser
-from pathlib import Path
 
 import numpy as np
 import pytest
+from browser import COUNT_DECODED, Elements, console_errors, run_chromium
 from matplotlib import colormaps
 from matplotlib.image import imread
 
@@ -35,25 +32,6 @@ def make_circuit() -> Circuit:
     circuit.filter_image = np.repeat(ramp, 3, axis=-1)
     circuit.input_images = {0: ramp, 1: ramp[::-1], 2: np.repeat(ramp, 3, axis=-1)}  # others not rendered
     return circuit
-
-
-class Elements(HTMLParser):
-    """Start tags with their attributes, and the page's text."""
-
-    def __init__(self, page: str) -> None:
-        super().__init__()
-        self.tags: list[tuple[str, dict[str, str]]] = []
-        self.text: list[str] = []
-        self.feed(page)
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.tags.append((tag, {name: value or "" for name, value in attrs}))
-
-    def handle_data(self, data: str) -> None:
-        self.text.append(data)
-
-    def all(self, tag: str, css_class: str | None = None) -> list[dict[str, str]]:
-        return [a for t, a in self.tags if t == tag and (css_class is None or css_class in a.get("class", "").split())]
 
 
 def decode_png(uri: str) -> np.ndarray:
@@ -159,42 +137,6 @@ def test_save_writes_atomically_and_refuses_to_overwrite(tmp_path) -> None:
 
 # ---------------------------------------------------------------------------------------------- in a browser
 
-# Added to a copy of the page only: after loading, count the images the browser decoded.
-_COUNT_DECODED = (
-    '<script>window.addEventListener("load", () => { document.body.setAttribute("data-decoded", '
-    "String(Array.from(document.images).filter(i => i.complete && i.naturalWidth > 0).length)); });</script>"
-)
-
-
-def chromium() -> str:
-    for name in ("chromium", "chromium-browser"):
-        found = shutil.which(name)
-        if found:
-            return found
-    pytest.fail("headless Chromium is needed to test the explorer page: apt-get install -y chromium")
-
-
-def run_chromium(page: Path, profile: Path, *arguments: str) -> subprocess.CompletedProcess[str]:
-    command = [
-        chromium(),
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--no-first-run",
-        f"--user-data-dir={profile}",
-        "--enable-logging=stderr",
-        "--v=0",
-        *arguments,
-        page.resolve().as_uri(),
-    ]
-    return subprocess.run(command, capture_output=True, text=True, timeout=120)
-
-
-def console_errors(log: str) -> list[str]:
-    """Lines of Chromium's log that report the page's console output or an uncaught exception."""
-    return [line for line in log.splitlines() if ":CONSOLE" in line or "Uncaught" in line]
-
-
 @pytest.fixture(scope="module")
 def browsed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     """The page of a circuit, as Chromium dumps its DOM (from an instrumented copy) and screenshots it."""
@@ -202,7 +144,7 @@ def browsed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     circuit = make_circuit()
     page = save_explorer(circuit, folder / "circuit.html", k=3)
     instrumented = folder / "instrumented.html"
-    instrumented.write_text(page.read_text(encoding="utf-8").replace("</body>", f"{_COUNT_DECODED}</body>"))
+    instrumented.write_text(page.read_text(encoding="utf-8").replace("</body>", f"{COUNT_DECODED}</body>"))
     dump = run_chromium(instrumented, folder / "profile-dom", "--dump-dom")
     screenshot = folder / "screenshot.png"
     shot = run_chromium(

@@ -13,7 +13,7 @@ import tensorflow as tf
 from tfprobe.cli import main
 from tfprobe.cli.quiet import NATIVE_LOG_LINE
 
-COMMANDS = ("run", "export", "act", "decode", "visualize", "data", "rnn")
+COMMANDS = ("run", "export", "act", "decode", "visualize", "data", "rnn run", "rnn train", "rnn download")
 
 
 def run_cli(*args: str, cwd=None) -> subprocess.CompletedProcess:
@@ -27,7 +27,7 @@ def test_help_imports_no_tensorflow_and_every_command_has_a_description() -> Non
         "import sys, time\n"
         "start = time.perf_counter()\n"
         "from tfprobe.cli import main\n"
-        f"for command in ([], *([c] for c in {COMMANDS!r})):\n"
+        f"for command in ([], *(c.split() for c in {COMMANDS!r})):\n"
         "    try:\n"
         "        main([*command, '--help'])\n"
         "    except SystemExit:\n"

@@ -76,3 +76,16 @@ def test_reading_other_files_fails_clearly(tmp_path) -> None:
         f["x"] = np.zeros(3)
     with pytest.raises(ValueError, match="not a tfprobe labelled-array file"):
         load_labelled(tmp_path / "plain.h5")
+
+
+def test_written_files_get_the_usual_permissions(accuracy, tmp_path) -> None:
+    """Staged through a private temporary, published with what open() would give under the umask."""
+    import os
+    import stat
+
+    umask = os.umask(0o022)
+    try:
+        path = accuracy.save(tmp_path / "shared.h5")
+        assert stat.S_IMODE(path.stat().st_mode) == 0o644
+    finally:
+        os.umask(umask)

@@ -248,3 +248,27 @@ def test_mirrored_strategy_over_two_logical_cpus_matches_one_device(tmp_path):
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "OK 2" in result.stdout
+
+
+def test_initialised_as_pytorch_initialises_the_original() -> None:
+    """Every kernel and bias uniform in +-1/sqrt(fan_in) with PyTorch's fan_in, layer by layer."""
+    import torch
+    from conftest import make_reference
+
+    from tfprobe.recurrent.connections import connections
+
+    reference = make_reference(4, (1, 1, 1, 1))
+    keras.utils.set_random_seed(0)
+    model = GainModulatedRNN.from_code("bglt_1111", timesteps=4, jit_compile=False)
+    for connection in connections(model):
+        weight = getattr(reference, connection.torch_name).weight
+        fan_in, _ = torch.nn.init._calculate_fan_in_and_fan_out(weight)
+        bound = 1.0 / np.sqrt(fan_in)
+        layer = model.get_layer(connection.layer)
+        kernel, bias = np.asarray(layer.kernel), np.asarray(layer.bias)
+        assert np.abs(kernel).max() <= bound * (1 + 1e-6), connection.layer
+        assert np.abs(bias).max() <= bound * (1 + 1e-6), connection.layer
+        # Uniform on the whole interval: the extremes are reached and the spread is bound / sqrt(3).
+        assert np.abs(kernel).max() >= 0.8 * bound, connection.layer
+        if kernel.size >= 1000:
+            assert kernel.std() == pytest.approx(bound / np.sqrt(3), rel=0.05), connection.layer

@@ -25,3 +25,10 @@ def test_notebook_runs_top_to_bottom(path: Path, tmp_path: Path) -> None:
     if path.stem == "layerwise_probing":
         written = {p.name for p in (tmp_path / "layerwise_probing_outputs").iterdir()}
         assert {"fashion_cnn.act.h5", "decoding.json", "footwear_by_layer.png", "cli.act.h5"} <= written
+    if path.stem == "recurrent_lab":
+        written = {p.name for p in (tmp_path / "recurrent_lab_outputs").iterdir()}
+        assert {"decoding.h5", "perturbation.h5", "training"} <= written
+        images = [
+            o for c in notebook.cells if c.cell_type == "code" for o in c.outputs if "image/png" in o.get("data", {})
+        ]
+        assert len(images) >= 9  # every figure of the lab is shown

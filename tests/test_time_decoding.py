@@ -50,9 +50,13 @@ def test_axes_as_the_original(result) -> None:
 def test_cells_equal_a_direct_decode_of_the_same_scenes(result, model, generator) -> None:
     scenes = generator().sample(80)  # the first repetition's scenes
     out = model(scenes.clean, return_activations=True)
-    features = {"conv2@t2": np.asarray(out.activations["conv2"][1]).reshape(80, -1),
-                "flow:fc1@t1": np.asarray(out.flows["fc1"]["gain"][0]).reshape(80, -1)}
-    direct = decode(features, {"scale": scenes.labels["scale"]}, cv=HoldOut(20), classifier="svm", C=1.0)
+    features = {
+        "conv2@t2": np.asarray(out.activations["conv2"][1]).reshape(80, -1),
+        "flow:fc1@t1": np.asarray(out.flows["fc1"]["gain"][0]).reshape(80, -1),
+    }
+    direct = decode(
+        features, {"scale": scenes.labels["scale"]}, cv=HoldOut(20), classifier="svm", C=1.0, standardize=False
+    )
     got = result.activations.sel(layer="conv2", timestep=2, variable="scale", image_type="clean")[0]
     assert got == pytest.approx(direct.scores[0, 0, 0])
     got_flow = result.flows.sel(layer="fc1", transition=1, variable="scale", image_type="clean")[0]
@@ -63,8 +67,9 @@ def test_cells_equal_a_direct_decode_of_the_same_scenes(result, model, generator
 
 def test_same_seed_same_result_and_given_scenes(result, model, generator) -> None:
     listed = [generator().sample(80)]
-    again = decode_through_time(model, listed, n_test=20, variables=("category", "x"), layers=("fc1",),
-                                image_types="cluttered", flows=False)
+    again = decode_through_time(
+        model, listed, n_test=20, variables=("category", "x"), layers=("fc1",), image_types="cluttered", flows=False
+    )
     assert again.flows is None and again.activations.shape == (1, 3, 2, 1, 1)
     for variable in ("category", "x"):
         np.testing.assert_array_equal(
@@ -79,8 +84,14 @@ def test_auxiliary_summaries(result) -> None:
     acc = result.activations
     location = (acc.sel(variable="x", image_type="cluttered") + acc.sel(variable="y", image_type="cluttered")) / 2
     np.testing.assert_allclose(aux.sel(group="location"), location)
-    expected = np.mean([location, acc.sel(variable="scale", image_type="cluttered"),
-                        acc.sel(variable="orientation", image_type="cluttered")], axis=0)  # (layer, time, rep)
+    expected = np.mean(
+        [
+            location,
+            acc.sel(variable="scale", image_type="cluttered"),
+            acc.sel(variable="orientation", image_type="cluttered"),
+        ],
+        axis=0,
+    )  # (layer, time, rep)
     np.testing.assert_allclose(result.auxiliary_through_time(), expected.mean(axis=(0, 2)))
     np.testing.assert_allclose(result.auxiliary_through_layers(), expected.mean(axis=(1, 2)))
     text = result.summary()

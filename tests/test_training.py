@@ -331,3 +331,20 @@ def test_schedules() -> None:
         get_schedule("fast", learning_rate=5.0)
     with pytest.raises(TypeError, match="a name or a TrainingSchedule"):
         get_schedule(3)
+
+
+def test_mixed_precision_trains_with_loss_scaling(validation, tmp_path) -> None:
+    import tensorflow as tf
+
+    model = GainModulatedRNN.from_code("bglt_0111", dtype="mixed_float16", **SMALL)
+    before = [np.asarray(w).copy() for w in model.get_weights()]
+    result = train(
+        model, 2, schedule=SCHEDULE, validation=validation, validate_every=2, folder=tmp_path / "run", progress=False
+    )
+    assert model.compute_dtype == "float16" and all(w.dtype == np.float32 for w in model.get_weights())
+    assert model.get_layer("gain_fc1_to_input").compute_dtype == "float16"
+    assert np.isfinite(result.history[-1]["train_loss"]) and np.isfinite(result.history[-1]["validation_loss"])
+    assert any(not np.array_equal(a, b) for a, b in zip(before, model.get_weights(), strict=True))
+    # The optimizer scales the loss dynamically, and its scale is checkpointed with it.
+    names = [name for name, _ in tf.train.list_variables(str(tmp_path / "run" / "checkpoints"))]
+    assert any("dynamic_scale" in name for name in names)

@@ -49,7 +49,17 @@ def _remove(path: Path) -> None:
         path.unlink(missing_ok=True)
 
 
+def _default_mode(directory: bool) -> int:
+    """The permissions ``open`` / ``mkdir`` would give a new file or folder under the current umask."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return (0o777 if directory else 0o666) & ~umask
+
+
 def _publish(temporary: Path, path: Path) -> None:
+    # mkstemp / mkdtemp make private temporaries (0600 / 0700); outputs get the usual permissions.
+    if temporary.exists():
+        os.chmod(temporary, _default_mode(temporary.is_dir()))
     if path.is_dir() and not path.is_symlink():  # os.replace cannot replace a non-empty folder
         _remove(path)
     os.replace(temporary, path)

@@ -1,5 +1,8 @@
 """``tfprobe rnn``: the recurrent-network lab (Thorat, Aldegheri & Kietzmann 2021), one sub-command per verb.
 
+``tfprobe rnn run``
+    The whole lab: weights (the authors' checkpoint, or trained here), evaluation, decoding through time,
+    recurrent-flow perturbation, figures and an HTML report.
 ``tfprobe rnn train``
     Train the network on streamed cluttered scenes into a run folder that a second call resumes.
 ``tfprobe rnn download``
@@ -18,7 +21,7 @@ from tfprobe.cli.failures import UsageError
 from tfprobe.cli.parsing import CommandParser, add_command
 from tfprobe.cli.rnn_download import add_download_command
 
-__all__ = ["add_commands", "train"]
+__all__ = ["add_commands", "run", "train"]
 
 SCHEDULE_NAMES = ("fast", "original")  # tfprobe.recurrent.schedules.SCHEDULES, without importing Keras
 
@@ -77,6 +80,87 @@ def train(args: argparse.Namespace) -> int:
     return 0
 
 
+def run(args: argparse.Namespace) -> int:
+    """The lab end to end; prints the summary as one JSON line last."""
+    for flag in ("steps", "validation", "validate_every", "test_scenes", "decoding_scenes", "repetitions",
+                 "perturbation_scenes", "n_test"):
+        check_positive(getattr(args, flag), "--" + flag.replace("_", "-"))
+    if args.max_minutes is not None and not args.max_minutes > 0:
+        raise UsageError(f"--max-minutes must be > 0, got {args.max_minutes}")
+    if args.n_test + 2 > args.decoding_scenes:
+        raise UsageError(
+            f"too few scenes for the split: --decoding-scenes {args.decoding_scenes} cannot hold --n-test "
+            f"{args.n_test} test scenes and at least 2 training scenes"
+        )
+    if args.out.exists() and not args.overwrite:
+        raise UsageError(f"--out {str(args.out)!r} exists: choose another folder, or pass --overwrite to replace it")
+    if args.checkpoint is not None and not args.checkpoint.is_file():
+        raise UsageError(f"--checkpoint {str(args.checkpoint)!r} does not exist")
+    from tfprobe.recurrent.lab import LabSettings, run_lab
+
+    settings = LabSettings(
+        code=args.code or "bglt_0111",
+        timesteps=args.timesteps or 4,
+        n_feats=args.n_feats or 8,
+        checkpoint=None if args.checkpoint is None else str(args.checkpoint),
+        use_downloaded=not args.train,
+        steps=args.steps,
+        schedule=args.schedule,
+        max_minutes=args.max_minutes,
+        validation=args.validation,
+        validate_every=args.validate_every,
+        test_scenes=args.test_scenes,
+        decoding_scenes=args.decoding_scenes,
+        decoding_repetitions=args.repetitions,
+        n_test=args.n_test,
+        perturbation_scenes=args.perturbation_scenes,
+        seed=args.seed,
+    )
+    summary = run_lab(args.out, settings, overwrite=args.overwrite, progress=not args.quiet)
+    print(json.dumps({key: summary[key] for key in ("test_accuracy", "clean_test_accuracy", "training_steps",
+                                                     "weights_source", "seconds")}))
+    return 0
+
+
+def _add_run_command(commands: argparse._SubParsersAction) -> None:
+    parser = add_command(
+        commands,
+        "run",
+        help="the recurrent-network lab end to end, with an HTML report",
+        description=(
+            "Run the lab of Thorat, Aldegheri & Kietzmann (2021) on the recurrent gain-modulated network: take "
+            "the authors' trained checkpoint (--checkpoint, or the file tfprobe rnn download put in its folder), "
+            "or else train the network here (by default the fast schedule for 1,500 steps, at most 12 minutes of "
+            "training on a 2-core CPU, on the offline data tfprobe embeds); then measure its accuracy on "
+            "cluttered and clean test scenes, decode category, domain, location, scale and orientation from "
+            "every layer, time step and recurrent flow (Figure 3A), and perturb the recurrent flows (Figure 4D).\n\n"
+            "--out receives summary.json, report.html (self-contained), figures/, decoding.h5, perturbation.h5, "
+            "model.weights.h5 and, when trained, training/ (a run folder tfprobe rnn train can continue). It is "
+            "built as --out.partial and renamed when complete; a killed run started again resumes its training. "
+            "The last line of standard output is a JSON summary.\n\nexamples:\n"
+            "  tfprobe rnn run --out lab\n"
+            "  tfprobe rnn run --out lab-long --steps 10000 --max-minutes 120\n"
+            "  tfprobe rnn run --out lab-authors --checkpoint rnn_bglt_0111_t_4_num_1.pth"
+        ),
+    )
+    network._add_network_options(parser)
+    parser.add_argument("--out", type=Path, required=True, help="folder to write (refused if it exists)")
+    parser.add_argument("--overwrite", action="store_true", help="replace --out")
+    parser.add_argument("--train", action="store_true", help="train even when the authors' checkpoint is downloaded")
+    parser.add_argument("--steps", type=int, default=1500, help="training steps when training (default 1500)")
+    parser.add_argument("--schedule", choices=SCHEDULE_NAMES, default="fast", help="learning-rate schedule")
+    parser.add_argument("--max-minutes", type=float, default=12.0, help="training time limit (default 12)")
+    parser.add_argument("--validation", type=int, default=1000, help="validation scenes (default 1000)")
+    parser.add_argument("--validate-every", type=int, default=250, help="steps between validations (default 250)")
+    parser.add_argument("--test-scenes", type=int, default=2000, help="test scenes for accuracy (default 2000)")
+    parser.add_argument("--decoding-scenes", type=int, default=1000, help="scenes per decoding repetition")
+    parser.add_argument("--repetitions", type=int, default=2, help="decoding repetitions (default 2; original 10)")
+    parser.add_argument("--n-test", type=int, default=200, help="held-out decoding scenes (default 200)")
+    parser.add_argument("--perturbation-scenes", type=int, default=500, help="scenes of the perturbation analysis")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    parser.set_defaults(handler=run)
+
+
 def _add_train_command(commands: argparse._SubParsersAction) -> None:
     parser = add_command(
         commands,
@@ -118,9 +202,13 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     """Register the ``rnn`` group and its sub-commands."""
     group = commands.add_parser(
         "rnn",
-        help="the recurrent-network lab: train, download",
-        description="The recurrent gain-modulated network of Thorat, Aldegheri & Kietzmann (2021).",
+        help="the recurrent-network lab: run, train, download",
+        description=(
+            "The lab of Thorat, Aldegheri & Kietzmann (2021) on their recurrent gain-modulated network: run it end "
+            "to end with a report, train the network, or download the authors' trained checkpoints."
+        ),
     )
     verbs = group.add_subparsers(dest="verb", required=True, metavar="VERB", parser_class=CommandParser)
+    _add_run_command(verbs)
     _add_train_command(verbs)
     add_download_command(verbs)

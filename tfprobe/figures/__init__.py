@@ -12,6 +12,7 @@ from tfprobe.figures.time_decoding import (
     plot_decoding_through_time,
     plot_flow_decoding,
 )
+from tfprobe.figures.training import plot_learning_curves
 from tfprobe.figures.visualization import plot_gradients, plot_visualization
 
 __all__ = [
@@ -24,6 +25,7 @@ __all__ = [
     "plot_flow_perturbation",
     "plot_gradients",
     "plot_layerwise",
+    "plot_learning_curves",
     "plot_over_time",
     "plot_perturbations",
     "plot_same_label_pairs",

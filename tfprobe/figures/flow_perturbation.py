@@ -8,6 +8,7 @@ T = 2, 3, 4), with the 95% confidence interval over repetitions when there are s
 from __future__ import annotations
 
 import os
+import warnings
 from typing import Any
 
 import numpy as np
@@ -65,8 +66,10 @@ def plot_flow_perturbation(
         importance = result.functional_importance()
         groups = labels = importance.axes["perturbation"]
     values = importance.values  # (group, layer, step, repetition)
-    means = np.nanmean(values, axis=-1)
-    errors = _interval(values)
+    with warnings.catch_warnings():  # NaN where the original accuracy was 0: drawn as no bar
+        warnings.simplefilter("ignore", RuntimeWarning)
+        means = np.nan_to_num(np.nanmean(values, axis=-1))
+        errors = np.nan_to_num(_interval(values))
     layers, steps = importance.axes["layer"], importance.axes["step"]
 
     figure = Figure(figsize=figsize or (3.2 * len(layers), 3.0), layout="constrained")

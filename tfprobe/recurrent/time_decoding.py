@@ -199,6 +199,7 @@ def decode_through_time(
     flows: bool = True,
     classifier: str = "svm",
     C: float = 1.0,
+    standardize: bool = False,
     n_test: int = 200,
     pca: int | None = None,
     batch_size: int = 100,
@@ -223,8 +224,9 @@ def decode_through_time(
         ``"cluttered"`` (the scenes) and/or ``"clean"`` (the target alone).
     flows : bool
         Also decode the recurrent flow into each layer at each transition.
-    classifier, C, pca : as :func:`tfprobe.decode`
-        Default: the original's setting, a linear SVM with C = 1 and no PCA.
+    classifier, C, standardize, pca : as :func:`tfprobe.decode`
+        Default: the original's setting, scikit-learn's ``LinearSVC()`` on the raw activations (squared
+        hinge, one-vs-rest, C = 1, penalised intercept), without z-scoring or PCA.
     n_test : int
         Test scenes of the hold-out split (the last ``n_test``; the original's 200 of 1,000).
     batch_size : int
@@ -280,7 +282,9 @@ def decode_through_time(
                 [np.asarray(model(images[first : first + batch_size])) for first in range(0, len(images), batch_size)]
             )
             readout[i, r] = np.mean(log_probs.argmax(-1) == np.asarray(item.labels["category"]))
-            result = decode(features, targets, cv=HoldOut(n_test), classifier=classifier, C=C, pca=pca)
+            result = decode(
+                features, targets, cv=HoldOut(n_test), classifier=classifier, C=C, standardize=standardize, pca=pca
+            )
             scores = result.scores[:, :, 0]
             unit = {name: u for u, name in enumerate(result.units)}
             target = {name: v for v, name in enumerate(result.targets)}
@@ -301,6 +305,7 @@ def decode_through_time(
         "n_test": n_test,
         "classifier": classifier,
         "C": C,
+        "standardize": standardize,
         "pca": pca,
         "chance": {variable: 1.0 / (20 if variable == "category" else 2) for variable in variables},
         "split": f"hold-out: the first n - {n_test} scenes train, the last {n_test} test",

@@ -238,7 +238,10 @@ def _train_step(
             # Summed over the replica's rows, divided by the global batch: the replicas' gradients add up
             # (Keras' optimizer all-reduces with a sum) to the gradient of the global batch's mean.
             loss = tf.reduce_sum(losses) / batch_size
-        gradients = tape.gradient(loss, model.trainable_variables)
+            # Multiplied by the loss scale under mixed float16 (a LossScaleOptimizer), unchanged otherwise;
+            # apply_gradients divides it out again.
+            scaled = optimizer.scale_loss(loss)
+        gradients = tape.gradient(scaled, model.trainable_variables)
         optimizer.apply_gradients(zip(gradients, model.trainable_variables, strict=True))
         correct = tf.reduce_sum(tf.cast(tf.equal(tf.argmax(log_probs, -1, output_type=tf.int32), labels), tf.float32))
         return tf.reduce_sum(losses), correct
@@ -368,6 +371,11 @@ def train(
         steps and at each validation, validation loss and accuracy, and four validation scenes.
     strategy : tf.distribute.Strategy, optional
         Default: the current one (``tf.distribute.get_strategy()``).
+        Mixed precision (for GPUs): build the model with ``dtype="mixed_float16"`` (or ``"mixed_bfloat16"``);
+        weights stay float32, the forward pass runs in half precision, and under ``mixed_float16`` the
+        optimizer scales the loss dynamically (``keras.optimizers.LossScaleOptimizer``).  On this 2-core CPU
+        half precision does not make the XLA-compiled step faster (0.374 against 0.379 s at batch 32), so
+        float32 is the default.
     max_seconds : float, optional
         Stop (with a checkpoint) once this much training time has passed in total, even before ``steps``
         (a decaying schedule is then left unfinished).
@@ -407,6 +415,9 @@ def train(
 
     with strategy.scope():
         optimizer = schedule.optimizer(steps)
+        if model.dtype_policy.name == "mixed_float16":
+            # float16 gradients underflow without loss scaling (bfloat16 keeps float32's range and needs none).
+            optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
         optimizer.build(model.trainable_variables)
         step_variable = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
         elapsed_variable = tf.Variable(0.0, dtype=tf.float64, trainable=False, name="elapsed_seconds")
