@@ -272,3 +272,5 @@ def test_initialised_as_pytorch_initialises_the_original() -> None:
         assert np.abs(kernel).max() >= 0.8 * bound, connection.layer
         if kernel.size >= 1000:
             assert kernel.std() == pytest.approx(bound / np.sqrt(3), rel=0.05), connection.layer
+        # Drawn independently: a bias is not a copy of the start of its kernel.
+        assert not np.allclose(bias, kernel.ravel()[: bias.size]), connection.layer
