@@ -130,7 +130,7 @@ def _add_run_command(commands: argparse._SubParsersAction) -> None:
         description=(
             "Run the lab of Thorat, Aldegheri & Kietzmann (2021) on the recurrent gain-modulated network: take "
             "the authors' trained checkpoint (--checkpoint, or the file tfprobe rnn download put in its folder), "
-            "or else train the network here (by default the fast schedule for 1,500 steps, at most 11 minutes of "
+            "or else train the network here (by default the fast schedule for 1,300 steps, at most 11 minutes of "
             "training on a 2-core CPU, on the offline data tfprobe embeds); then measure its accuracy on "
             "cluttered and clean test scenes, decode category, domain, location, scale and orientation from "
             "every layer, time step and recurrent flow (Figure 3A), and perturb the recurrent flows (Figure 4D).\n\n"
@@ -147,7 +147,7 @@ def _add_run_command(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", type=Path, required=True, help="folder to write (refused if it exists)")
     parser.add_argument("--overwrite", action="store_true", help="replace --out")
     parser.add_argument("--train", action="store_true", help="train even when the authors' checkpoint is downloaded")
-    parser.add_argument("--steps", type=int, default=1500, help="training steps when training (default 1500)")
+    parser.add_argument("--steps", type=int, default=1300, help="training steps when training (default 1300)")
     parser.add_argument("--schedule", choices=SCHEDULE_NAMES, default="fast", help="learning-rate schedule")
     parser.add_argument("--max-minutes", type=float, default=11.0, help="training time limit (default 11)")
     parser.add_argument("--validation", type=int, default=1000, help="validation scenes (default 1000)")

@@ -56,7 +56,7 @@ class LabSettings:
     use_downloaded : bool
         Look in the download folder (``tfprobe rnn download``) for the authors' checkpoint.
     steps, schedule, max_minutes
-        The training budget when there are no weights to load (default: the fast schedule, 1,500 steps,
+        The training budget when there are no weights to load (default: the fast schedule, 1,300 steps,
         at most 11 minutes of training, so that the whole lab takes under 15 minutes on 2 CPU cores).
     validation, validate_every
         Validation scenes and interval while training.
@@ -76,7 +76,7 @@ class LabSettings:
     n_feats: int = 8
     checkpoint: str | None = None
     use_downloaded: bool = True
-    steps: int = 1500
+    steps: int = 1300
     schedule: str = "fast"
     max_minutes: float | None = 11.0
     validation: int = 1000
