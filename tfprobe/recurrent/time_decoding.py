@@ -170,12 +170,15 @@ def _repetition_scenes(scenes: ClutteredScenes | Sequence[Scenes], n: int, repet
 
 def _features(
     model: GainModulatedRNN, images: np.ndarray, layers: list[str], flows: bool, batch_size: int
-) -> dict[str, np.ndarray]:
-    """Flattened activity of every (layer, time step) and, with ``flows``, every flow into a layer."""
+) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Flattened activity of every (layer, time step) and, with ``flows``, every flow into a layer; and the
+    log-probabilities of the same run."""
     parts: dict[str, list[np.ndarray]] = {}
+    log_probs: list[np.ndarray] = []
     flow_layers = [stage for stage in layers if stage in model.flow_stages()] if flows else []
     for first in range(0, len(images), batch_size):
         out = model(images[first : first + batch_size], return_activations=True)
+        log_probs.append(np.asarray(out.log_probs))
         for stage in layers:
             for t, activity in enumerate(out.activations[stage]):
                 parts.setdefault(f"{stage}@t{t + 1}", []).append(np.asarray(activity).reshape(len(activity), -1))
@@ -184,7 +187,7 @@ def _features(
                 kinds = [out.flows[stage][kind] for kind in model.flags.kinds if out.flows[stage][kind] is not None]
                 flat = np.concatenate([np.asarray(flow[t]).reshape(len(np.asarray(flow[t])), -1) for flow in kinds], 1)
                 parts.setdefault(f"flow:{stage}@t{t + 1}", []).append(flat)
-    return {name: np.concatenate(chunks) for name, chunks in parts.items()}
+    return {name: np.concatenate(chunks) for name, chunks in parts.items()}, np.concatenate(log_probs)
 
 
 def decode_through_time(
@@ -255,8 +258,8 @@ def decode_through_time(
         repetitions = positive_int(repetitions, "repetitions")
         sizes = [n] * repetitions
     else:
-        listed = _repetition_scenes(scenes, n, 0)
-        sizes = [len(item) for item in listed]
+        given = _repetition_scenes(scenes, n, 0)
+        sizes = [len(item) for item in given]
     smallest = min(sizes)
     if smallest - n_test < 2:
         raise ValueError(
@@ -264,7 +267,8 @@ def decode_through_time(
             f"least 2 training scenes (the original: 1,000 scenes, 200 for testing); give more scenes or a smaller "
             f"n_test"
         )
-    all_scenes = _repetition_scenes(scenes, n, len(sizes))
+    # Drawn only once the split is known to fit.
+    all_scenes = _repetition_scenes(scenes, n, len(sizes)) if isinstance(scenes, ClutteredScenes) else given
     flow_layers = [stage for stage in layers if stage in model.flow_stages()] if flows else []
     steps = list(range(1, model.timesteps + 1))
     transitions = steps[:-1]
@@ -277,10 +281,7 @@ def decode_through_time(
         targets = {variable: np.asarray(item.labels[variable]) for variable in variables}
         for i, image_type in enumerate(image_types):
             images = item.images if image_type == "cluttered" else item.clean
-            features = _features(model, images, layers, bool(flow_layers), batch_size)
-            log_probs = np.concatenate(
-                [np.asarray(model(images[first : first + batch_size])) for first in range(0, len(images), batch_size)]
-            )
+            features, log_probs = _features(model, images, layers, bool(flow_layers), batch_size)
             readout[i, r] = np.mean(log_probs.argmax(-1) == np.asarray(item.labels["category"]))
             result = decode(
                 features, targets, cv=HoldOut(n_test), classifier=classifier, C=C, standardize=standardize, pca=pca
