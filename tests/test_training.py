@@ -321,11 +321,26 @@ def test_schedules() -> None:
     fast = get_schedule("fast")
     rate = fast.learning_rate_schedule(1000)
     assert isinstance(rate, keras.optimizers.schedules.LearningRateSchedule) and fast.depends_on_steps
-    values = [float(rate(step)) for step in (0, 25, 50, 525, 1000)]
-    # Linear warm-up over 5% of the steps to the 1e-3 peak, cosine decay to 1% of it at the last step.
+    # Linear warm-up over 30% of the steps to the 1e-3 peak, held to step 790, then a cosine decay over the
+    # last 30% of the post-warm-up steps (210) to 1% of the peak at the last step.
+    values = [float(rate(step)) for step in (0, 150, 300, 700, 790, 895, 1000, 1200)]
     assert values[0] == 0 and values[1] == pytest.approx(5e-4) and values[2] == pytest.approx(1e-3)
-    assert values[3] == pytest.approx(1e-3 * (0.01 + 0.99 * 0.5), rel=1e-3)
-    assert values[4] == pytest.approx(1e-5, rel=1e-3)
+    assert values[3] == pytest.approx(1e-3) and values[4] == pytest.approx(1e-3)
+    assert values[5] == pytest.approx(1e-3 * (0.01 + 0.99 * 0.5), rel=1e-3)
+    assert values[6] == pytest.approx(1e-5, rel=1e-3) and values[7] == pytest.approx(1e-5, rel=1e-3)
+    # The warm-up is capped at 500 steps.
+    assert get_schedule("fast").warmup_steps(15500) == 500
+    assert "over the last 30%" in fast.describe()
+    # A decay over all the steps after the warm-up (decay_fraction=1), and a warm-up with no decay.
+    whole = get_schedule("fast", decay_fraction=1.0).learning_rate_schedule(1000)
+    assert float(whole(650)) == pytest.approx(1e-3 * (0.01 + 0.99 * 0.5), rel=1e-3)
+    held = get_schedule("fast", decay=False).learning_rate_schedule(1000)
+    assert [float(held(step)) for step in (150, 600, 1000)] == pytest.approx([5e-4, 1e-3, 1e-3])
+    # The schedule serialises with the optimizer.
+    restored = keras.optimizers.schedules.deserialize(keras.optimizers.schedules.serialize(rate))
+    assert float(restored(895)) == pytest.approx(values[5])
+    with pytest.raises(ValueError, match=r"decay_fraction must be in \(0, 1\]"):
+        get_schedule("fast", decay_fraction=0.0)
     assert get_schedule("fast", learning_rate=2e-3, batch_size=None).learning_rate == 2e-3
     with pytest.raises(ValueError, match=r"learning_rate must be a number in \(0, 1\)"):
         get_schedule("fast", learning_rate=5.0)

@@ -130,7 +130,7 @@ def _add_run_command(commands: argparse._SubParsersAction) -> None:
         description=(
             "Run the lab of Thorat, Aldegheri & Kietzmann (2021) on the recurrent gain-modulated network: take "
             "the authors' trained checkpoint (--checkpoint, or the file tfprobe rnn download put in its folder), "
-            "or else train the network here (by default the fast schedule for 1,300 steps, at most 11 minutes of "
+            "or else train the network here (by default the fast schedule for 1,650 steps, at most 12 minutes of "
             "training on a 2-core CPU, on the offline data tfprobe embeds); then measure its accuracy on "
             "cluttered and clean test scenes, decode category, domain, location, scale and orientation from "
             "every layer, time step and recurrent flow (Figure 3A), and perturb the recurrent flows (Figure 4D).\n\n"
@@ -147,9 +147,9 @@ def _add_run_command(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", type=Path, required=True, help="folder to write (refused if it exists)")
     parser.add_argument("--overwrite", action="store_true", help="replace --out")
     parser.add_argument("--train", action="store_true", help="train even when the authors' checkpoint is downloaded")
-    parser.add_argument("--steps", type=int, default=1300, help="training steps when training (default 1300)")
+    parser.add_argument("--steps", type=int, default=1650, help="training steps when training (default 1650)")
     parser.add_argument("--schedule", choices=SCHEDULE_NAMES, default="fast", help="learning-rate schedule")
-    parser.add_argument("--max-minutes", type=float, default=11.0, help="training time limit (default 11)")
+    parser.add_argument("--max-minutes", type=float, default=12.0, help="training time limit (default 12)")
     parser.add_argument("--validation", type=int, default=1000, help="validation scenes (default 1000)")
     parser.add_argument("--validate-every", type=int, default=500, help="steps between validations (default 500)")
     parser.add_argument("--test-scenes", type=int, default=2000, help="test scenes for accuracy (default 2000)")
@@ -180,7 +180,8 @@ def _add_train_command(commands: argparse._SubParsersAction) -> None:
             "(a killed run loses only the steps since); other settings are refused unless --overwrite. A run on "
             "the original schedule can be resumed with more --steps.\n\n"
             "Schedules: original = Adam 1e-4, batch 32, constant (the authors' 300,000 GPU steps); fast = peak "
-            "1e-3 after a 5% warm-up, cosine decay to 1% of it (for CPU budgets).\n\n"
+            "1e-3 after a warm-up over 30% of the steps (at most 500), held, then a cosine decay to 1% of it "
+            "over the last 30% (for CPU budgets).\n\n"
             "The last line of standard output is a JSON summary.\n\nexamples:\n"
             "  tfprobe rnn train --out runs/bglt_0111 --steps 4000\n"
             "  tfprobe rnn train --out runs/original --schedule original --steps 20000 --log-dir logs\n"
