@@ -110,3 +110,16 @@ def test_analysis_speed_benchmark_prints_its_figures():
     # Both sides rerun the same perturbed flows: the same accuracies.
     assert figures["max_perturbed_accuracy_gap"] == 0
     assert "original procedure" in output
+
+
+@pytest.mark.heavy
+def test_csf_speed_benchmark_prints_its_figures():
+    output, figures = run_benchmark(
+        "csf_speed.py", "--size", "32", "--layer", "conv2_block3_out", "--orientations", "2", "--max-iterations", "2"
+    )
+    assert figures["speedup"] > 0 and figures["tfprobe_s"] > 0 and figures["reference_s"] > 0
+    # 5 frequencies x 2 tests: the loop runs 4 backbone images per orientation, tfprobe one (and gray once).
+    assert figures["staircase_tests"] == 10 and figures["reference_backbone_images"] == 10 * 2 * 4
+    assert figures["tfprobe_backbone_images"] == 10 * 2 + 1
+    assert figures["max_log_threshold_gap"] < 1e-6
+    assert "per-trial loop" in output

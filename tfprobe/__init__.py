@@ -34,6 +34,7 @@ _EXPORTS = {
     "image_set_scores": "tfprobe.image_sets",
     "load_activations": "tfprobe.probing.store",
     "models": "tfprobe.models",
+    "psychophysics": "tfprobe.psychophysics",
     "recurrent": "tfprobe.recurrent",
     "visualize": "tfprobe.visualize",
 }
@@ -41,7 +42,7 @@ _EXPORTS = {
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 
 if TYPE_CHECKING:
-    from tfprobe import circuits, datasets, decoding, figures, models, recurrent, visualize
+    from tfprobe import circuits, datasets, decoding, figures, models, psychophysics, recurrent, visualize
     from tfprobe.circuits.circuit import Circuit, InputRecord
     from tfprobe.circuits.expanded import expanded_weights
     from tfprobe.decoding import decode
@@ -74,6 +75,7 @@ __all__ = [
     "image_set_scores",
     "load_activations",
     "models",
+    "psychophysics",
     "recurrent",
     "visualize",
 ]

@@ -15,6 +15,9 @@
 ``tfprobe circuit``
     Rank a filter's input channels, label them excitatory or inhibitory, visualise them, write a figure,
     a weight-explorer page and the table.
+``tfprobe csf``
+    Train linear probes on a backbone's layers for contrast discrimination and measure each layer's
+    contrast sensitivity function with a staircase; write the figures and thresholds.
 ``tfprobe data``
     Show where MNIST and Fashion-MNIST are found and which copy a load would use.
 ``tfprobe rnn train`` / ``tfprobe rnn download``
@@ -34,7 +37,7 @@ import traceback
 from collections.abc import Sequence
 
 from tfprobe import __version__
-from tfprobe.cli import circuit, data, network, probing, rnn, visualize
+from tfprobe.cli import circuit, csf, data, network, probing, rnn, visualize
 from tfprobe.cli.failures import exit_status, one_line
 from tfprobe.cli.parsing import CommandParser
 
@@ -53,6 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     probing.add_commands(commands)
     visualize.add_commands(commands)
     circuit.add_commands(commands)
+    csf.add_commands(commands)
     data.add_commands(commands)
     rnn.add_commands(commands)
     return parser

@@ -1,6 +1,7 @@
 """Models: the recurrent gain-modulated network, checkpoint import, and ImageNet classifiers offline."""
 
 from tfprobe.models.architecture import KINDS, STAGES, RecurrenceFlags
+from tfprobe.models.designed_filters import DesignedConv2D, designed_filter_names, designed_filters
 from tfprobe.models.gain_rnn import GainModulatedRNN, NegativeLogLikelihood
 from tfprobe.models.imagenet import (
     class_names,
@@ -22,6 +23,7 @@ from tfprobe.models.pth_reader import read_torch_state_dict
 __all__ = [
     "KINDS",
     "STAGES",
+    "DesignedConv2D",
     "GainModulatedRNN",
     "NegativeLogLikelihood",
     "RNNOutputs",
@@ -31,6 +33,8 @@ __all__ = [
     "class_names",
     "decode_predictions",
     "deprocess_input",
+    "designed_filter_names",
+    "designed_filters",
     "imagenet_weights",
     "imagenet_weights_path",
     "load_image",
