@@ -171,9 +171,9 @@ class WarmupHoldCosine(keras.optimizers.schedules.LearningRateSchedule):
 
         step = ops.cast(step, "float32")
         warmup = ops.minimum(step / max(self.warmup_steps, 1), 1.0) if self.warmup_steps else 1.0
-        into_decay = ops.clip((step - self.warmup_steps - self.hold_steps) / max(self.decay_steps, 1), 0.0, 1.0)
         if not self.decay_steps:
-            into_decay = 0.0 * into_decay
+            return self.peak * warmup
+        into_decay = ops.clip((step - self.warmup_steps - self.hold_steps) / self.decay_steps, 0.0, 1.0)
         cosine = 0.5 * (1.0 + ops.cos(math.pi * into_decay))
         return self.peak * warmup * (self.final_fraction + (1.0 - self.final_fraction) * cosine)
 
