@@ -69,3 +69,22 @@ def test_train_refuses_a_file_as_run_folder(tmp_path, capsys) -> None:
     (tmp_path / "file").write_text("x")
     assert main(["rnn", "train", "--out", str(tmp_path / "file"), "--steps", "1"]) == 2
     assert "is a file, expected a run folder" in capsys.readouterr().err
+
+
+def test_run_defaults_are_the_lab_defaults() -> None:
+    """`tfprobe rnn run` without options runs exactly LabSettings() (one budget, documented once)."""
+    import dataclasses
+
+    from tfprobe.cli import build_parser
+    from tfprobe.recurrent.lab import LabSettings
+
+    args = build_parser().parse_args(["rnn", "run", "--out", "lab"])
+    defaults = LabSettings()
+    options = {"repetitions": "decoding_repetitions"}
+    for name, value in vars(args).items():
+        field = options.get(name, name)
+        if field in {f.name for f in dataclasses.fields(LabSettings)} and value is not None:
+            assert value == getattr(defaults, field), (name, value, getattr(defaults, field))
+    assert (args.steps, args.max_minutes, args.perturbation_scenes) == (
+        defaults.steps, defaults.max_minutes, defaults.perturbation_scenes
+    )

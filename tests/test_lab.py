@@ -181,3 +181,25 @@ def test_the_authors_checkpoint_is_used_when_given(reference_checkpoints, tmp_pa
     assert sorted(p.stem for p in (tmp_path / "lab" / "figures").glob("*.png")) == [
         f for f in FIGURES if f != "learning_curve"
     ]
+
+
+def test_the_default_budget_fits_its_steps_to_the_time_limit(tmp_path) -> None:
+    """steps=None: the loop is timed on a throwaway network and the steps chosen to fill max_minutes; a
+    resumed run keeps the number its run folder holds, and a budget needs a time limit."""
+    from tfprobe.recurrent.lab import TIMING_STEPS, _steps_in_budget
+
+    lines: list[str] = []
+    settings = LabSettings(timesteps=2, n_feats=2, steps=None, max_minutes=5, use_downloaded=False)
+    steps = _steps_in_budget(settings, tmp_path / "training", lines.append)
+    per_step = float(lines[-1].split("training speed here: ")[1].split(" s per step")[0])
+    assert steps > TIMING_STEPS
+    assert 0.7 * 300.0 <= steps * per_step <= 300.0  # the budget filled (less compiling), not exceeded
+    assert f"{steps} steps fit in 5 minutes" in lines[-1]
+    assert not (tmp_path / "training").exists()  # the timing run leaves nothing behind
+
+    (tmp_path / "training").mkdir()
+    (tmp_path / "training" / "run.json").write_text(json.dumps({"steps": 77}))
+    assert _steps_in_budget(settings, tmp_path / "training", lines.append) == 77
+
+    with pytest.raises(ValueError, match="give max_minutes, or steps"):
+        _steps_in_budget(LabSettings(steps=None, max_minutes=None), tmp_path / "elsewhere", lines.append)

@@ -130,8 +130,8 @@ def _add_run_command(commands: argparse._SubParsersAction) -> None:
         description=(
             "Run the lab of Thorat, Aldegheri & Kietzmann (2021) on the recurrent gain-modulated network: take "
             "the authors' trained checkpoint (--checkpoint, or the file tfprobe rnn download put in its folder), "
-            "or else train the network here (by default the fast schedule for 1,650 steps, at most 12 minutes of "
-            "training on a 2-core CPU, on the offline data tfprobe embeds); then measure its accuracy on "
+            "or else train the network here (by default the fast schedule for as many steps as fit in 12 minutes "
+            "of training on this machine, on the offline data tfprobe embeds); then measure its accuracy on "
             "cluttered and clean test scenes, decode category, domain, location, scale and orientation from "
             "every layer, time step and recurrent flow (Figure 3A), and perturb the recurrent flows (Figure 4D).\n\n"
             "--out receives summary.json, report.html (self-contained), figures/, decoding.h5, perturbation.h5, "
@@ -147,7 +147,10 @@ def _add_run_command(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", type=Path, required=True, help="folder to write (refused if it exists)")
     parser.add_argument("--overwrite", action="store_true", help="replace --out")
     parser.add_argument("--train", action="store_true", help="train even when the authors' checkpoint is downloaded")
-    parser.add_argument("--steps", type=int, default=1650, help="training steps when training (default 1650)")
+    parser.add_argument(
+        "--steps", type=int, default=None,
+        help="training steps when training (default: as many as fit in --max-minutes, timed here first)",
+    )
     parser.add_argument("--schedule", choices=SCHEDULE_NAMES, default="fast", help="learning-rate schedule")
     parser.add_argument("--max-minutes", type=float, default=12.0, help="training time limit (default 12)")
     parser.add_argument("--validation", type=int, default=1000, help="validation scenes (default 1000)")
@@ -159,7 +162,7 @@ def _add_run_command(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--repetitions", type=int, default=2, help="decoding repetitions (default 2; original 10)")
     parser.add_argument("--n-test", type=int, default=100, help="held-out decoding scenes (default 100; original 200)")
     parser.add_argument(
-        "--perturbation-scenes", type=int, default=200, help="scenes of the perturbation analysis (default 200)"
+        "--perturbation-scenes", type=int, default=100, help="scenes of the perturbation analysis (default 100)"
     )
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     parser.set_defaults(handler=run)

@@ -32,7 +32,7 @@ from tfprobe.models.architecture import parse_checkpoint_filename
 from tfprobe.models.gain_rnn import GainModulatedRNN
 from tfprobe.recurrent.flow_perturbation import FlowPerturbationResult, perturb_flows
 from tfprobe.recurrent.time_decoding import TimeDecodingResult, decode_through_time
-from tfprobe.recurrent.training import TrainingResult, evaluate, train
+from tfprobe.recurrent.training import RUN_FILE, TrainingResult, evaluate, train
 
 __all__ = ["LabSettings", "run_lab"]
 
@@ -56,8 +56,12 @@ class LabSettings:
     use_downloaded : bool
         Look in the download folder (``tfprobe rnn download``) for the authors' checkpoint.
     steps, schedule, max_minutes
-        The training budget when there are no weights to load (default: the fast schedule, 1,650 steps,
-        at most 12 minutes of training, so that the whole lab takes under 15 minutes on 2 CPU cores).
+        The training budget when there are no weights to load.  ``steps=None`` (the default) trains for
+        as many steps as fit in ``max_minutes`` on this machine (timed first on a throwaway copy of the
+        network, so that the schedule's decay ends within the budget: a run cut short by the time limit
+        stops at a high learning rate); give ``steps`` for a fixed, machine-independent run.  Default: the
+        fast schedule for 12 minutes of training, so that the whole lab takes under 15 minutes on 2 CPU
+        cores.
     validation, validate_every
         Validation scenes and interval while training.
     test_scenes
@@ -76,7 +80,7 @@ class LabSettings:
     n_feats: int = 8
     checkpoint: str | None = None
     use_downloaded: bool = True
-    steps: int = 1650
+    steps: int | None = None
     schedule: str = "fast"
     max_minutes: float | None = 12.0
     validation: int = 1000
@@ -85,7 +89,7 @@ class LabSettings:
     decoding_scenes: int = 500
     decoding_repetitions: int = 2
     n_test: int = 100
-    perturbation_scenes: int = 200
+    perturbation_scenes: int = 100
     perturbation_repetitions: int = 1
     seed: int = 0
 
@@ -140,12 +144,13 @@ def _weights(settings: LabSettings, folder: Path, log: Callable[[str], None], pr
         model = _load(path, settings)
         origin = "the authors' checkpoint" if path.suffix == ".pth" else "a tfprobe weights file"
         return model, f"{origin} {path.resolve()}", None
-    log(f"no checkpoint given or downloaded: training {settings.schedule} for {settings.steps} steps")
+    steps = settings.steps if settings.steps is not None else _steps_in_budget(settings, folder / "training", log)
+    log(f"no checkpoint given or downloaded: training {settings.schedule} for {steps} steps")
     keras.utils.set_random_seed(settings.seed)
     model = GainModulatedRNN.from_code(settings.code, timesteps=settings.timesteps, n_feats=settings.n_feats)
     result = train(
         model,
-        settings.steps,
+        steps,
         schedule=settings.schedule,
         seed=settings.seed,
         validation=settings.validation,
@@ -159,6 +164,38 @@ def _weights(settings: LabSettings, folder: Path, log: Callable[[str], None], pr
         f"({result.schedule.describe()}) in {result.seconds / 60:.1f} minutes"
     )
     return model, source, result
+
+
+#: Steps of the real training loop timed on a throwaway network to fit ``steps=None`` to the time budget.
+TIMING_STEPS = 30
+_TIMING_INTERVAL = 10
+
+
+def _steps_in_budget(settings: LabSettings, training_folder: Path, log: Callable[[str], None]) -> int:
+    """Training steps that fit in ``settings.max_minutes`` here: those of the run being resumed in
+    ``training_folder``, else timed on ``TIMING_STEPS`` steps of the real loop (streamed scenes, compiled
+    step) of a throwaway copy of the network."""
+    run_file = training_folder / RUN_FILE
+    if run_file.is_file():
+        return int(json.loads(run_file.read_text())["steps"])
+    if settings.max_minutes is None:
+        raise ValueError("steps=None trains for as long as max_minutes allows: give max_minutes, or steps")
+    budget = 60.0 * settings.max_minutes
+    throwaway = GainModulatedRNN.from_code(settings.code, timesteps=settings.timesteps, n_feats=settings.n_feats)
+    timing = train(
+        throwaway,
+        TIMING_STEPS,
+        schedule=settings.schedule,
+        seed=settings.seed,
+        validation=8,
+        validate_every=_TIMING_INTERVAL,
+        progress=False,
+    ).history
+    per_step = (timing[-1]["seconds"] - timing[0]["seconds"]) / (timing[-1]["step"] - timing[0]["step"])
+    startup = max(0.0, timing[0]["seconds"] - timing[0]["step"] * per_step)  # tracing and compiling
+    steps = max(1, int(0.98 * (budget - startup) / per_step))
+    log(f"training speed here: {per_step:.3f} s per step; {steps} steps fit in {settings.max_minutes:g} minutes")
+    return steps
 
 
 def _prepare(out: Path, overwrite: bool, settings: LabSettings) -> Path:

@@ -9,6 +9,13 @@ stable, decay).  Both ends matter on short budgets: the network spends its first
 chance, and reaching the peak too early lengthens that plateau (the same network and data: 14.9%
 validation accuracy after 1,000 steps with a 65-step warm-up, 21.7% with a 500-step one), while a decay
 that starts right after the warm-up spends most of a short run at rates too low to climb.
+
+Measured on a 2-core CPU, the same seed, scenes and validation set: without a warm-up, Adam at a constant
+1e-3 collapses to one class (6.7% validation accuracy after 1,000 steps), with or without clipping the
+gradients' global norm to 1; a peak of 2e-3 after the same warm-up stays there too (6.7% after 1,650
+steps).  Clipping changes nothing on the fast schedule (9.1% against 9.0% after 500 steps), and halving
+the batch to 16 for 1.7 times the steps in the same time gains nothing (28.3% on cluttered test scenes
+after 2,800 steps, against 28.2% after 1,650 at batch 32).
 """
 
 from __future__ import annotations
