@@ -97,6 +97,11 @@ class LabSettings:
         return dataclasses.asdict(self)
 
 
+def _new_network(settings: LabSettings) -> GainModulatedRNN:
+    """A freshly initialised network of the lab's flags, time steps and width."""
+    return GainModulatedRNN.from_code(settings.code, timesteps=settings.timesteps, n_feats=settings.n_feats)
+
+
 def _authors_checkpoint(settings: LabSettings) -> Path | None:
     if settings.checkpoint is not None or not settings.use_downloaded or settings.timesteps != 4:
         return None
@@ -127,7 +132,7 @@ def _load(path: Path, settings: LabSettings) -> GainModulatedRNN:
         from tfprobe.models.loading import load_model
 
         return load_model(path, code=settings.code, timesteps=settings.timesteps, n_feats=settings.n_feats)
-    model = GainModulatedRNN.from_code(settings.code, timesteps=settings.timesteps, n_feats=settings.n_feats)
+    model = _new_network(settings)
     model.build((None, 100, 100, 1))
     model.load_weights(path)
     return model
@@ -147,7 +152,7 @@ def _weights(settings: LabSettings, folder: Path, log: Callable[[str], None], pr
     steps = settings.steps if settings.steps is not None else _steps_in_budget(settings, folder / "training", log)
     log(f"no checkpoint given or downloaded: training {settings.schedule} for {steps} steps")
     keras.utils.set_random_seed(settings.seed)
-    model = GainModulatedRNN.from_code(settings.code, timesteps=settings.timesteps, n_feats=settings.n_feats)
+    model = _new_network(settings)
     result = train(
         model,
         steps,
@@ -181,7 +186,7 @@ def _steps_in_budget(settings: LabSettings, training_folder: Path, log: Callable
     if settings.max_minutes is None:
         raise ValueError("steps=None trains for as long as max_minutes allows: give max_minutes, or steps")
     budget = 60.0 * settings.max_minutes
-    throwaway = GainModulatedRNN.from_code(settings.code, timesteps=settings.timesteps, n_feats=settings.n_feats)
+    throwaway = _new_network(settings)
     timing = train(
         throwaway,
         TIMING_STEPS,
