@@ -96,3 +96,13 @@ def test_rotating_a_rotated_object_again() -> None:
     for k in range(3):
         expected = rotate(rotate(zoom(images[k], 0.8), 35.0, reshape=False), -35.0, reshape=False)
         np.testing.assert_allclose(twice[k], expected, atol=1e-12)
+
+
+def test_separable_products_equal_the_matrix_products() -> None:
+    from tfprobe.datasets.splines import _separable
+
+    rng = np.random.default_rng(3)
+    for rows, side in ((49, 45), (26, 28), (14, 10)):
+        matrix, images = rng.normal(size=(rows, side)), rng.normal(size=(4, side, side))
+        expected = np.stack([matrix @ image @ matrix.T for image in images])
+        np.testing.assert_allclose(_separable(matrix, images), expected, rtol=1e-12, atol=1e-12)
