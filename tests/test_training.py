@@ -258,11 +258,26 @@ def test_mirrored_strategy_over_two_logical_cpus_equals_one_device(initial, tmp_
 
 
 MULTI_WORKER = """
+import time
+import tfprobe.recurrent.training as training
+
+if json.loads(os.environ["TF_CONFIG"])["task"]["index"] == 0:
+    # The chief lags behind: the other worker must not leave train() (and the cluster) before it is done.
+    evaluate = training.evaluate
+
+    def slow_evaluate(*args, **kwargs):
+        scores = evaluate(*args, **kwargs)
+        time.sleep(3)
+        print("validated", time.time())
+        return scores
+
+    training.evaluate = slow_evaluate
 strategy = tf.distribute.MultiWorkerMirroredStrategy()
 with strategy.scope():
     model = small_model(sys.argv[1])
 train(model, 3, schedule=SCHEDULE, validation=16, validate_every=3, strategy=strategy, folder=sys.argv[2],
       progress=False)
+print("returned", time.time())
 np.savez(sys.argv[3], *[np.asarray(w) for w in model.get_weights()])
 print("workers", strategy.cluster_resolver.cluster_spec().num_tasks("worker"))
 """
@@ -298,6 +313,9 @@ def test_two_worker_processes_end_with_the_same_weights(initial, tmp_path) -> No
     for process, (_, stderr) in zip(processes, outputs, strict=True):
         assert process.returncode == 0, stderr[-4000:]
     assert all("workers 2" in stdout for stdout, _ in outputs)
+    # A worker leaves train() only when every worker has finished (a peer may still pull its tensors).
+    chief_validated = float(outputs[0][0].split("validated")[1].split()[0])
+    assert float(outputs[1][0].split("returned")[1].split()[0]) >= chief_validated
     loaded = []
     for index in range(2):
         with np.load(tmp_path / f"worker{index}.npz") as saved:

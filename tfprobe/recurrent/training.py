@@ -17,6 +17,7 @@ single-device run with the same seed.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import math
 import os
@@ -132,6 +133,30 @@ def _is_chief(strategy: tf.distribute.Strategy) -> bool:
     if task_type in (None, "chief"):
         return True
     return task_type == "worker" and task_id == 0 and "chief" not in resolver.cluster_spec().as_dict()
+
+
+# Each finished train() call in a process waits at its own barrier; every worker makes the same calls.
+_finish_barriers = itertools.count()
+_FINISH_BARRIER_TIMEOUT_MS = 3_600_000
+
+
+def _wait_for_every_worker(strategy: tf.distribute.Strategy) -> None:
+    """Hold this worker of a cluster until every worker has finished training.
+
+    Collective ops pull a tensor from the worker that produced it, so a worker whose last all-reduce has
+    completed may still be serving its share to a slower peer: leaving at once makes that peer fail with
+    "connection refused".  The barrier is the coordination service's, which ``MultiWorkerMirroredStrategy``
+    starts on every cluster.
+    """
+    resolver = getattr(strategy, "cluster_resolver", None)
+    spec = resolver.cluster_spec().as_dict() if resolver is not None else {}
+    if sum(len(tasks) for name, tasks in spec.items() if name in ("chief", "worker")) < 2:
+        return
+    from tensorflow.python.eager import context  # the coordination service has no public Python API
+
+    if context.context().coordination_service is None:
+        return
+    context.context().wait_at_barrier(f"tfprobe.train.finished.{next(_finish_barriers)}", _FINISH_BARRIER_TIMEOUT_MS)
 
 
 def _several_cpu_replicas(strategy: tf.distribute.Strategy) -> bool:
@@ -532,6 +557,7 @@ def train(
             bar.close()
     if run_folder is not None and chief:
         _save_weights(model, run_folder.folder / MODEL_FILE)
+    _wait_for_every_worker(strategy)
     return TrainingResult(
         model=model,
         history=history,
