@@ -104,3 +104,30 @@ def test_a_stream_resumes_at_any_batch(make) -> None:
         generator.dataset(batch_size=3, start=-1)
     with pytest.raises(ValueError, match="entropy must be an int >= 0"):
         generator.dataset(batch_size=3, entropy=1.5)
+
+
+def test_a_curriculum_fades_clean_scenes_out(make) -> None:
+    """clean_until=T: batch k shows a share 1 - k/T of its targets without clutter, then the plain stream."""
+    generator = make(seed=7)
+    plain = take(generator.dataset(batch_size=64), 6)
+    entropy = generator.last_entropy
+    taught = take(make(seed=7).dataset(batch_size=64, clean_until=4, entropy=entropy), 6)
+    objects = generator.objects
+    shares = []
+    for k, ((images, labels), (plain_images, plain_labels)) in enumerate(zip(taught, plain, strict=True)):
+        np.testing.assert_array_equal(labels, plain_labels)  # the same scenes, only the clutter goes
+        scenes = generator.render(
+            draw_layout(np.random.default_rng([entropy, k]), 64, objects.n_digits, objects.n_fashion)
+        )
+        clean = np.all(images == scenes.clean, axis=(1, 2, 3))
+        cluttered = np.all(images == plain_images, axis=(1, 2, 3))
+        assert np.all(clean | cluttered)
+        shares.append(float(np.mean(clean & ~cluttered)))
+    assert shares[0] == 1.0 and shares[4] == shares[5] == 0.0
+    assert shares[0] > shares[1] > shares[3] > 0.0
+    assert shares[2] == pytest.approx(0.5, abs=0.2)
+    # A resumed curriculum picks up where it stopped.
+    resumed = take(make(seed=99).dataset(batch_size=64, clean_until=4, entropy=entropy, start=2), 1)
+    np.testing.assert_array_equal(resumed[0][0], taught[2][0])
+    with pytest.raises(ValueError, match="clean_until must be an int >= 0"):
+        generator.dataset(batch_size=3, clean_until=-2)

@@ -329,6 +329,47 @@ def test_two_worker_processes_end_with_the_same_weights(initial, tmp_path) -> No
     assert (tmp_path / "run" / "workers" / "1" / "checkpoints").is_dir()
 
 
+def test_a_curriculum_starts_on_clean_scenes_and_resumes(initial, uninterrupted, validation, tmp_path) -> None:
+    from tfprobe.datasets import ClutteredScenes
+
+    curriculum = get_schedule("original", batch_size=8, curriculum_fraction=0.5)
+    streams = []
+
+    class Recording(ClutteredScenes):
+        def dataset(self, *args, **kwargs):
+            streams.append(kwargs.get("clean_until"))
+            return super().dataset(*args, **kwargs)
+
+    def run(folder: Path, **kwargs):
+        scenes = Recording("train", seed=0, allow_single_split=True)
+        return train(
+            _small_model(initial[0]),
+            6,
+            schedule=curriculum,
+            scenes=scenes,
+            validation=validation,
+            validate_every=2,
+            folder=folder,
+            progress=False,
+            **kwargs,
+        )
+
+    whole = run(tmp_path / "whole")
+    assert streams[-1] == 3  # clean scenes fade out over the first half of the 6 steps
+    # The same seed and weights without the curriculum train on other images, so end elsewhere.
+    difference = max(
+        float(np.max(np.abs(np.asarray(a) - np.asarray(b))))
+        for a, b in zip(whole.model.get_weights(), uninterrupted.model.get_weights(), strict=True)
+    )
+    assert difference > 1e-6
+    # Stopped after its first step and resumed, the run continues the curriculum where it stopped.
+    first = run(tmp_path / "resumed", max_seconds=0.0)
+    assert first.steps == 1
+    resumed = run(tmp_path / "resumed")
+    assert resumed.resumed_from == 1 and streams[-1] == 3
+    _assert_same_weights(resumed.model.get_weights(), whole.model.get_weights())
+
+
 def test_schedules() -> None:
     import keras
 
@@ -349,6 +390,12 @@ def test_schedules() -> None:
     # The warm-up is capped at 500 steps.
     assert get_schedule("fast").warmup_steps(15500) == 500
     assert "over the last 30%" in fast.describe()
+    # Scenes without clutter fade out over the first 30% of the steps, at most 500; none in the original's.
+    assert (fast.curriculum_steps(1000), fast.curriculum_steps(15500), original.curriculum_steps(1000)) == (300, 500, 0)
+    assert "without clutter fading out over the first 30% of the steps (at most 500)" in fast.describe()
+    assert get_schedule("original", curriculum_fraction=0.2).depends_on_steps
+    with pytest.raises(ValueError, match=r"curriculum_fraction must be in \[0, 1\)"):
+        get_schedule("fast", curriculum_fraction=1.0)
     # A decay over all the steps after the warm-up (decay_fraction=1), and a warm-up with no decay.
     whole = get_schedule("fast", decay_fraction=1.0).learning_rate_schedule(1000)
     assert float(whole(650)) == pytest.approx(1e-3 * (0.01 + 0.99 * 0.5), rel=1e-3)

@@ -9,13 +9,22 @@ import tensorflow as tf
 
 from tfprobe.errors import ImageInputError
 
-__all__ = ["check_images", "positive_int", "shape_matches"]
+__all__ = ["check_images", "non_negative_int", "positive_int", "shape_matches"]
 
 
 def positive_int(value: Any, name: str) -> int:
     """``value`` as an int if it is a positive integer (not a bool), else a ValueError naming ``name``."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
         raise ValueError(f"{name} must be a positive int, got {value!r}")
+    return int(value)
+
+
+def non_negative_int(value: Any, name: str, meaning: str = "") -> int:
+    """``value`` as an int if it is an integer >= 0 (not a bool), else a ValueError naming ``name`` (and
+    what it means)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < 0:
+        said = f" ({meaning})" if meaning else ""
+        raise ValueError(f"{name} must be an int >= 0{said}, got {value!r}")
     return int(value)
 
 

@@ -22,6 +22,7 @@ from tfprobe.datasets.digits import load_fashion_mnist, load_mnist
 from tfprobe.datasets.scene_layout import CANVAS_SIDE, SceneLayout, draw_layout
 from tfprobe.datasets.scene_objects import ObjectImages, ObjectSource
 from tfprobe.datasets.scene_render import render_layout
+from tfprobe.validation import non_negative_int
 
 if TYPE_CHECKING:
     from tfprobe.datasets.perturbations import PerturbedScenes
@@ -215,6 +216,7 @@ class ClutteredScenes:
         parallel_calls: int = 2,
         start: int = 0,
         entropy: int | None = None,
+        clean_until: int = 0,
     ) -> tf.data.Dataset:
         """An endless, seeded, batched and prefetched ``tf.data.Dataset`` of new scenes.
 
@@ -236,6 +238,11 @@ class ClutteredScenes:
         entropy : int, optional
             The stream's identity (default: drawn from this generator's seed).  A stream is fully given by
             ``(entropy, start)``, which is what a training checkpoint stores; see :attr:`last_entropy`.
+        clean_until : int
+            A curriculum (0: none): in batch ``k < clean_until`` a share ``1 - k / clean_until`` of the
+            scenes, chosen by the batch's generator, shows the target without its clutter (the scene's
+            ``clean`` image; labels unchanged).  From batch ``clean_until`` on, the stream is the one
+            without a curriculum.
 
         Returns
         -------
@@ -244,21 +251,24 @@ class ClutteredScenes:
         """
         batch_size = check_count(batch_size, "batch_size")
         parallel_calls = check_count(parallel_calls, "parallel_calls")
-        if isinstance(start, (bool, np.bool_)) or not isinstance(start, (int, np.integer)) or start < 0:
-            raise ValueError(f"start must be an int >= 0 (the index of the first batch), got {start!r}")
+        start = non_negative_int(start, "start", "the index of the first batch")
+        clean_until = non_negative_int(clean_until, "clean_until", "the batch where clean scenes stop")
         keys = self._target_keys(targets)
         if entropy is None:
             entropy = int(self._rng.integers(2**63 - 1))
-        elif isinstance(entropy, (bool, np.bool_)) or not isinstance(entropy, (int, np.integer)) or entropy < 0:
-            raise ValueError(f"entropy must be an int >= 0, got {entropy!r}")
-        entropy = int(entropy)
+        entropy = non_negative_int(entropy, "entropy")
         #: The entropy of the stream made last by :meth:`dataset`.
         self.last_entropy = entropy
 
         def render_batch(k: np.int64) -> list[np.ndarray]:
             rng = np.random.default_rng([entropy, int(k)])
             scenes = self.render(draw_layout(rng, batch_size, self.objects.n_digits, self.objects.n_fashion))
-            return [scenes.images, *(scenes.labels[key] for key in keys)]
+            images = scenes.images
+            if k < clean_until:
+                # Drawn after the layout, so the scenes themselves are those of the stream without a curriculum.
+                shown_clean = rng.random(batch_size) < 1.0 - int(k) / clean_until
+                images = np.where(shown_clean[:, None, None, None], scenes.clean, scenes.images)
+            return [images, *(scenes.labels[key] for key in keys)]
 
         def as_element(k: tf.Tensor) -> tuple | tf.Tensor:
             out = tf.numpy_function(render_batch, [k], [tf.float32] + [tf.int64] * len(keys), stateful=False)

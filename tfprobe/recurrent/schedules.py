@@ -10,6 +10,16 @@ chance, and reaching the peak too early lengthens that plateau (the same network
 validation accuracy after 1,000 steps with a 65-step warm-up, 21.7% with a 500-step one), while a decay
 that starts right after the warm-up spends most of a short run at rates too low to climb.
 
+The fast schedule also starts on easier data: scenes without clutter (the target alone, the scene's clean
+image) fade out of the training batches over the warm-up, from all of batch 0 to none at its end (a
+curriculum; the scenes, labels and stream are otherwise those of a run without it, and the network is
+still trained and tested on cluttered scenes).  Learning where the target is and what it is from clean
+images first shortens the near-chance start: side by side, one thread each, 1,000 steps of the fast
+schedule with the same seed, weights and scenes reached 27.2% on cluttered test scenes with a 300-step
+curriculum against 18.3% without (validation 10.9% against 8.5% after 250 steps, 16.1% against 11.6%
+after 500, 21.4% against 15.5% after 750, 27.5% against 18.7% after 1,000; clean test scenes 41.8%
+against 27.3%).
+
 Measured on a 2-core CPU, the same seed, scenes and validation set: without a warm-up, Adam at a constant
 1e-3 collapses to one class (6.7% validation accuracy after 1,000 steps), with or without clipping the
 gradients' global norm to 1; a peak of 2e-3 after the same warm-up stays there too (6.7% after 1,650
@@ -60,6 +70,12 @@ class TrainingSchedule:
     decay_fraction : float
         Share of the steps, at the end of the run, over which the decay runs; the rate holds at the peak
         between the warm-up and the decay (1: the decay starts right after the warm-up).
+    curriculum_fraction : float
+        Share of the steps, at the start of the run, over which scenes without clutter (the target alone)
+        fade out of the training batches: all of batch 0, none from the curriculum's end on (0: none;
+        see :meth:`ClutteredScenes.dataset`'s ``clean_until``).
+    max_curriculum_steps : int
+        Cap on the curriculum, whatever the number of steps.
     """
 
     name: str
@@ -70,6 +86,8 @@ class TrainingSchedule:
     final_fraction: float = 0.01
     max_warmup_steps: int = 500
     decay_fraction: float = 1.0
+    curriculum_fraction: float = 0.0
+    max_curriculum_steps: int = 500
 
     def __post_init__(self) -> None:
         if not (isinstance(self.learning_rate, (int, float)) and 0 < self.learning_rate < 1):
@@ -81,16 +99,23 @@ class TrainingSchedule:
             raise ValueError(f"final_fraction must be in [0, 1], got {self.final_fraction!r}")
         if not 0 < self.decay_fraction <= 1:
             raise ValueError(f"decay_fraction must be in (0, 1], got {self.decay_fraction!r}")
+        if not 0 <= self.curriculum_fraction < 1:
+            raise ValueError(f"curriculum_fraction must be in [0, 1), got {self.curriculum_fraction!r}")
 
     @property
     def depends_on_steps(self) -> bool:
-        """Whether the learning rate at a step depends on the run's total number of steps (a warm-up
-        fraction or a decay does); a run whose schedule does not can be extended when resumed."""
-        return bool(self.warmup_fraction or self.decay)
+        """Whether the learning rate or the data at a step depend on the run's total number of steps (a
+        warm-up fraction, a decay or a curriculum do); a run whose schedule does not can be extended when
+        resumed."""
+        return bool(self.warmup_fraction or self.decay or self.curriculum_fraction)
 
     def warmup_steps(self, steps: int) -> int:
         """Warm-up steps of a run of ``steps`` steps."""
         return min(round(self.warmup_fraction * steps), self.max_warmup_steps)
+
+    def curriculum_steps(self, steps: int) -> int:
+        """Steps of a run of ``steps`` steps over which clean scenes fade out (the stream's ``clean_until``)."""
+        return min(round(self.curriculum_fraction * steps), self.max_curriculum_steps)
 
     def learning_rate_schedule(self, steps: int) -> float | keras.optimizers.schedules.LearningRateSchedule:
         """The learning rate (a number, or a Keras schedule of the optimizer's step) for ``steps`` steps."""
@@ -123,16 +148,29 @@ class TrainingSchedule:
             text += f", cosine decay to {self.final_fraction:g} x the peak at the last step"
             if self.decay_fraction < 1:
                 text += f" over the last {self.decay_fraction:.0%}"
+        if self.curriculum_fraction:
+            text += (
+                f"; scenes without clutter fading out over the first {self.curriculum_fraction:.0%} of the steps "
+                f"(at most {self.max_curriculum_steps})"
+            )
         return text if (self.warmup_fraction or self.decay) else text + ", constant"
 
 
 #: The named schedules.  ``original``: the study's (Adam 1e-4, batch 32, constant).  ``fast``: for CPU
 #: budgets (peak 1e-3 after a linear warm-up over 30% of the steps, at most 500, held, then a cosine decay to
-#: 1e-5 over the last 30% of the steps after the warm-up).
+#: 1e-5 over the last 30% of the steps after the warm-up; scenes without clutter fading out of the batches
+#: over the warm-up).
 SCHEDULES: dict[str, TrainingSchedule] = {
     "original": TrainingSchedule("original", 1e-4, 32),
     "fast": TrainingSchedule(
-        "fast", 1e-3, 32, warmup_fraction=0.3, decay=True, final_fraction=0.01, decay_fraction=0.3
+        "fast",
+        1e-3,
+        32,
+        warmup_fraction=0.3,
+        decay=True,
+        final_fraction=0.01,
+        decay_fraction=0.3,
+        curriculum_fraction=0.3,
     ),
 }
 

@@ -228,7 +228,12 @@ def _write_json(path: Path, value: Any) -> None:
 
 
 def _replica_batches(
-    scenes: ClutteredScenes, batch_size: int, start: int, entropy: int, strategy: tf.distribute.Strategy
+    scenes: ClutteredScenes,
+    batch_size: int,
+    start: int,
+    entropy: int,
+    strategy: tf.distribute.Strategy,
+    clean_until: int = 0,
 ) -> Any:
     """The distributed stream: global batch k rendered whole, each replica given its rows of it."""
     replicas = strategy.num_replicas_in_sync
@@ -238,7 +243,7 @@ def _replica_batches(
         local = replicas // context.num_input_pipelines
         first = context.input_pipeline_id * local * per_replica
         rows = local * per_replica
-        batches = scenes.dataset(batch_size, "category", start=start, entropy=entropy)
+        batches = scenes.dataset(batch_size, "category", start=start, entropy=entropy, clean_until=clean_until)
         batches = batches.map(lambda images, labels: (images[first : first + rows], labels[first : first + rows]))
         if local > 1:
             batches = batches.unbatch().batch(per_replica, drop_remainder=True)
@@ -492,7 +497,9 @@ def train(
     bar = ProgressBar(steps, unit="step", enabled=progress)
     bar.update(start)
     if start < steps:
-        stream = iter(_replica_batches(scenes, global_batch, start, int(entropy_variable.numpy()), strategy))
+        entropy = int(entropy_variable.numpy())
+        clean_until = schedule.curriculum_steps(steps)
+        stream = iter(_replica_batches(scenes, global_batch, start, entropy, strategy, clean_until))
         step_function = _train_step(model, optimizer, strategy, global_batch)
         session_start = time.perf_counter()
         elapsed_before = float(elapsed_variable.numpy())
