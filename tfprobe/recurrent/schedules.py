@@ -20,17 +20,17 @@ curriculum against 18.3% without (validation 10.9% against 8.5% after 250 steps,
 after 500, 21.4% against 15.5% after 750, 27.5% against 18.7% after 1,000; clean test scenes 41.8%
 against 27.3%).
 
-Measured before the curriculum, on a 2-core CPU, the same seed, scenes and validation set: without a warm-up, Adam at a constant
-1e-3 collapses to one class (6.7% validation accuracy after 1,000 steps), with or without clipping the
-gradients' global norm to 1; a peak of 2e-3 after the same warm-up stays there too (6.7% after 1,650
-steps).  Clipping changes nothing on the fast schedule (9.1% against 9.0% after 500 steps), and halving
-the batch to 16 for 1.7 times the steps in the same time gains nothing (28.3% on cluttered test scenes
-after 2,800 steps, against 28.2% after 1,650 at batch 32).  A decay over the last 50% of the steps instead
-of 30% did no better (24.2% on cluttered test scenes after 1,579 steps, against 27.8%), but single runs
-this short differ by several points for reasons other than the schedule: the same run on one thread
-instead of two, with the same learning rate up to step 1,027, had 7.4% instead of 10.6% validation
-accuracy after 500 steps and 17.4% instead of 21.3% after 1,000 (floating-point sums in another order
-lead the early, near-chance phase elsewhere).
+Measured before the curriculum, on a 2-core CPU, the same seed, scenes and validation set: without a
+warm-up, Adam at a constant 1e-3 collapses to one class (6.7% validation accuracy after 1,000 steps),
+with or without clipping the gradients' global norm to 1; a peak of 2e-3 after the same warm-up stays
+there too (6.7% after 1,650 steps). Clipping changes nothing on the fast schedule (9.1% against 9.0%
+after 500 steps), and halving the batch to 16 for 1.7 times the steps in the same time gains nothing
+(28.3% on cluttered test scenes after 2,800 steps, against 28.2% after 1,650 at batch 32). A decay over
+the last 50% of the steps instead of 30% did no better (24.2% on cluttered test scenes after 1,579
+steps, against 27.8%), but single runs this short differ by several points for reasons other than the
+schedule: the same run on one thread instead of two, with the same learning rate up to step 1,027, had
+7.4% instead of 10.6% validation accuracy after 500 steps and 17.4% instead of 21.3% after 1,000
+(floating-point sums in another order lead the early, near-chance phase elsewhere).
 """
 
 from __future__ import annotations
