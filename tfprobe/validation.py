@@ -12,9 +12,13 @@ from tfprobe.errors import ImageInputError
 __all__ = ["check_images", "non_negative_int", "positive_int", "shape_matches"]
 
 
+def _is_int(value: Any) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
 def positive_int(value: Any, name: str) -> int:
     """``value`` as an int if it is a positive integer (not a bool), else a ValueError naming ``name``."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+    if not _is_int(value) or value < 1:
         raise ValueError(f"{name} must be a positive int, got {value!r}")
     return int(value)
 
@@ -22,7 +26,7 @@ def positive_int(value: Any, name: str) -> int:
 def non_negative_int(value: Any, name: str, meaning: str = "") -> int:
     """``value`` as an int if it is an integer >= 0 (not a bool), else a ValueError naming ``name`` (and
     what it means)."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < 0:
+    if not _is_int(value) or value < 0:
         said = f" ({meaning})" if meaning else ""
         raise ValueError(f"{name} must be an int >= 0{said}, got {value!r}")
     return int(value)

@@ -46,6 +46,11 @@ from tfprobe.validation import positive_int
 __all__ = ["SCHEDULES", "TrainingSchedule", "WarmupHoldCosine", "get_schedule"]
 
 
+def _capped_share(fraction: float, steps: int, cap: int) -> int:
+    """``fraction`` of ``steps``, rounded, at most ``cap``."""
+    return min(round(fraction * steps), cap)
+
+
 @dataclasses.dataclass(frozen=True)
 class TrainingSchedule:
     """How the network is optimised: Adam with a learning rate that may warm up and decay.
@@ -111,11 +116,11 @@ class TrainingSchedule:
 
     def warmup_steps(self, steps: int) -> int:
         """Warm-up steps of a run of ``steps`` steps."""
-        return min(round(self.warmup_fraction * steps), self.max_warmup_steps)
+        return _capped_share(self.warmup_fraction, steps, self.max_warmup_steps)
 
     def curriculum_steps(self, steps: int) -> int:
         """Steps of a run of ``steps`` steps over which clean scenes fade out (the stream's ``clean_until``)."""
-        return min(round(self.curriculum_fraction * steps), self.max_curriculum_steps)
+        return _capped_share(self.curriculum_fraction, steps, self.max_curriculum_steps)
 
     def learning_rate_schedule(self, steps: int) -> float | keras.optimizers.schedules.LearningRateSchedule:
         """The learning rate (a number, or a Keras schedule of the optimizer's step) for ``steps`` steps."""
