@@ -17,27 +17,19 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
+from pathlib import Path
 
 import keras
 import numpy as np
-import tensorflow as tf
 
+import tfprobe  # noqa: F401  (sets TensorFlow's CPU allocator before TensorFlow runs anything)
 from tfprobe import Probe
+from tfprobe.visualize.precision import PRECISIONS
 
-
-def generate_pattern(model: keras.Model, layer_name: str, channel_index: int, size: int, iterations: int):
-    """The seed notebook's generate_pattern_for_channel (gray plus noise, RMS-normalised steps), eager."""
-    activation_model = keras.Model(inputs=model.input, outputs=model.get_layer(layer_name).output)
-    input_img_data = tf.Variable(tf.random.uniform((1, size, size, 3), dtype=tf.float32) * 20 + 128.0)
-    for _ in range(iterations):
-        with tf.GradientTape() as tape:
-            tape.watch(input_img_data)
-            loss = tf.reduce_mean(activation_model(input_img_data)[:, :, :, channel_index])
-        grads = tape.gradient(loss, input_img_data)
-        grads /= tf.sqrt(tf.reduce_mean(tf.square(grads))) + 1e-5
-        input_img_data.assign_add(grads * 1.0)
-    return input_img_data.numpy()[0]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import peers
 
 
 def seed_way(model: keras.Model, layer: str, input_layer: str, filter_index: int, top: int, size: int, steps: int):
@@ -46,16 +38,19 @@ def seed_way(model: keras.Model, layer: str, input_layer: str, filter_index: int
     specific_filter = filters[:, :, :, filter_index]
     l2_norms = np.sqrt(np.sum(np.square(specific_filter), axis=(0, 1)))
     top_indices = np.argsort(l2_norms)[-top:]
-    generate_pattern(model, layer, filter_index, size, steps)
+    peers.generate_pattern(model, layer, filter_index, size, steps)
     for channel in top_indices:
-        generate_pattern(model, input_layer, int(channel), size, steps)
+        peers.generate_pattern(model, input_layer, int(channel), size, steps)
     return time.perf_counter() - start, top_indices[::-1]
 
 
-def tfprobe_way(model: keras.Model, layer: str, filter_index: int, top: int, size: int, steps: int):
+def tfprobe_way(
+    model: keras.Model, layer: str, filter_index: int, top: int, size: int, steps: int, precision: str
+):
     start = time.perf_counter()
     circuit = Probe(model).circuit(layer, filter_index)
-    circuit.render(channels=[record.channel for record in circuit.top(top)], size=size, steps=steps, progress=False)
+    channels = [record.channel for record in circuit.top(top)]
+    circuit.render(channels=channels, size=size, steps=steps, precision=precision, progress=False)
     return time.perf_counter() - start, circuit
 
 
@@ -66,6 +61,7 @@ def main() -> None:
     parser.add_argument("--top", type=int, default=10)
     parser.add_argument("--size", type=int, default=128)
     parser.add_argument("--steps", type=int, default=40)
+    parser.add_argument("--precision", choices=PRECISIONS, default="float32", help="tfprobe's precision")
     args = parser.parse_args()
 
     keras.utils.set_random_seed(0)
@@ -73,14 +69,15 @@ def main() -> None:
     print(f"VGG16 (weights=None), {args.layer} filter {args.filter}, top {args.top} inputs, {args.size} px, "
           f"{args.steps} steps")
     # tfprobe first, cold: its time includes tracing and XLA compilation, the seed's includes none
-    ours, circuit = tfprobe_way(vgg16, args.layer, args.filter, args.top, args.size, args.steps)
-    print(f"  tfprobe (circuit + render, compiled on the way): {ours:.1f} s")
+    ours, circuit = tfprobe_way(vgg16, args.layer, args.filter, args.top, args.size, args.steps, args.precision)
+    used = circuit.visualization.settings["precision"]
+    print(f"  tfprobe (circuit + render, compiled on the way, {args.precision}): {ours:.1f} s")
     seed, seed_top = seed_way(vgg16, args.layer, circuit.input_layer, args.filter, args.top, args.size, args.steps)
     print(f"  the seed's way (eager, one image at a time):     {seed:.1f} s")
     same = [record.channel for record in circuit.top(args.top)] == [int(c) for c in seed_top]
     print(f"speed-up {seed / ours:.1f}x; the same top {args.top} inputs in the same order: {same}")
     print(json.dumps({"speedup": round(seed / ours, 3), "tfprobe_seconds": round(ours, 2),
-                      "seed_seconds": round(seed, 2), "same_ranking": same}))
+                      "seed_seconds": round(seed, 2), "same_ranking": same, "precision": used}))
 
 
 if __name__ == "__main__":

@@ -99,3 +99,21 @@ def test_visualize_errors(model_file, tmp_path, capsys, arguments, status, messa
     assert code == status, error
     assert message in error and error.count("\n") == 1
     assert not (tmp_path / "vis").exists()
+
+
+def test_visualize_takes_the_library_precisions_and_records_the_one_used(model_file, tmp_path, capsys) -> None:
+    from tfprobe.cli.visualize import PRECISIONS as CLI_PRECISIONS
+    from tfprobe.visualize.precision import PRECISIONS, native_bfloat16
+
+    assert CLI_PRECISIONS == PRECISIONS  # written out in the CLI so that --help does not load TensorFlow
+    out = tmp_path / "auto"
+    status = main(["visualize", str(model_file), "conv:2", "--precision", "auto", "--steps", "3", "--out", str(out)])
+    assert status == 0, capsys.readouterr().err
+    settings = json.loads((out / "visualization.json").read_text())["settings"]
+    native, why = native_bfloat16(False)
+    assert settings["precision"] == ("bfloat16" if native else "float32")
+    assert settings["precision_reason"] == f"auto: {why}"
+    with pytest.raises(SystemExit) as refused:  # argparse refuses the choice before anything runs
+        main(["visualize", str(model_file), "conv:2", "--precision", "half", "--out", str(tmp_path / "x")])
+    assert refused.value.code == 2
+    assert "float32" in capsys.readouterr().err

@@ -62,7 +62,8 @@ def test_overlapping_windows_keep_tensorflows_gradient():
     assert "MaxPoolGrad" in ops
 
 
-def test_render_traces_max_pooling_with_the_mask_gradient():
+@pytest.mark.parametrize(("jit_compile", "mask"), [(True, True), (False, False)])
+def test_render_traces_max_pooling_with_the_mask_gradient_where_xla_compiles_it(jit_compile, mask):
     import importlib
 
     from tfprobe import visualize as fv
@@ -79,7 +80,7 @@ def test_render_traces_max_pooling_with_the_mask_gradient():
         ]
     )
     keras_max_pool = keras.src.backend.nn.max_pool
-    result = fv.render(model, "conv2", channels=range(2), steps=4, progress=False)
+    result = fv.render(model, "conv2", channels=range(2), steps=4, jit_compile=jit_compile, progress=False)
     assert result.images.shape == (2, 16, 16, 1) and np.isfinite(result.images).all()
     backend = render_module._PROBES[model]._backend
     (compiled,) = render_module._COMPILED[backend].values()
@@ -87,5 +88,5 @@ def test_render_traces_max_pooling_with_the_mask_gradient():
     graph = concrete.graph.as_graph_def()
     ops = {node.op for function in graph.library.function for node in function.node_def}
     ops |= {node.op for node in graph.node}
-    assert "MaxPool" in ops and "MaxPoolGrad" not in ops
+    assert "MaxPool" in ops and ("MaxPoolGrad" not in ops) is mask  # without XLA: TensorFlow's own gradient
     assert keras.src.backend.nn.max_pool is keras_max_pool  # Keras' own again once traced

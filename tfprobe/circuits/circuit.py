@@ -159,6 +159,9 @@ class Circuit:
         The filter's feature visualisation, set by :meth:`render`.
     input_images : dict of int to ndarray
         Input channel -> its feature visualisation, set by :meth:`render`.
+    visualization : Visualization or None
+        The rendering behind them (values reached, settings: recipe, precision, compilation), set by
+        :meth:`render`.
     """
 
     def __init__(
@@ -182,6 +185,7 @@ class Circuit:
         self.inputs = input_records(self.kernel, channels)
         self.filter_image: np.ndarray | None = None
         self.input_images: dict[int, np.ndarray] = {}
+        self.visualization: Any = None
         self._probe = probe
         self._filter_unit = filter_unit or layer
         self._by_channel = {record.channel: record for record in self.inputs}
@@ -332,7 +336,7 @@ class Circuit:
         k: int = 10,
         *,
         channels: Sequence[int] | None = None,
-        steps: int | None = 256,
+        steps: int | None = None,
         size: int | None = None,
         recipe: Any = "default",
         seed: int = 0,
@@ -354,7 +358,7 @@ class Circuit:
             Render these input channels instead (``[r.channel for r in circuit.top(10)]``: the seed's
             top 10 by L2 norm).
         steps, size, recipe, seed, progress
-            As for :func:`tfprobe.visualize.render`.
+            As for :func:`tfprobe.visualize.render` (``steps``: the recipe's by default).
         timestep : int, optional
             For the recurrent network only: the time step whose activity is rendered (default 0, the
             feed-forward sweep).
@@ -392,6 +396,7 @@ class Circuit:
         # the filter and its inputs in one batch, one compiled run: the filter is image 0
         options.setdefault("batch_size", 1 + len(channels))
         result = fv.render(self._probe, self.objective(timestep, inputs), **options)
+        self.visualization = result
         self.filter_image = result.images[0]
         self.input_images = {channel: image for channel, image in zip(channels, result.images[1:], strict=True)}
         return self

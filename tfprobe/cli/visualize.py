@@ -12,6 +12,8 @@ from tfprobe.cli.failures import UsageError
 from tfprobe.cli.parsing import add_command
 
 RECIPES = ("default", "naive", "naive-clipped", "maco")
+#: tfprobe.visualize.precision.PRECISIONS, written out: importing tfprobe.visualize loads TensorFlow.
+PRECISIONS = ("float32", "bfloat16", "auto")
 CLASSES = "classes"
 
 
@@ -96,7 +98,13 @@ def visualize(args: argparse.Namespace) -> int:
         maco_images=maco,
     )
     result.save(args.out, overwrite=args.overwrite)
-    print(f"{len(result)} images of {result.images.shape[1]} px in {result.seconds:.1f} s; objective reached:")
+    precision = result.settings["precision"]
+    if args.precision == "auto":
+        precision += f" ({result.settings['precision_reason']})"
+    print(
+        f"{len(result)} images of {result.images.shape[1]} px in {result.seconds:.1f} s, {precision}; "
+        "objective reached:"
+    )
     for label, value in zip(result.labels, result.values, strict=True):
         print(f"  {label}: {value:.4g}")
     print(f"wrote {args.out}/ (grid.png, one PNG per image, visualization.json)")
@@ -129,7 +137,13 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--size", type=int, help="image side in pixels (default: the model's input, or 128)")
     parser.add_argument("--steps", type=int, help="optimisation steps (default: the recipe's)")
     parser.add_argument("--batch-size", type=int, default=32, help="images optimised together (default 32)")
-    parser.add_argument("--precision", choices=("float32", "bfloat16"), default="float32")
+    parser.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        default="float32",
+        help="bfloat16 halves the convolutions' cost where the hardware has it; auto picks it only there "
+        "(default float32)",
+    )
     parser.add_argument("--maco-images", type=Path, help="folder or .npy/.npz of natural images (for --recipe maco)")
     parser.add_argument("--out", type=Path, required=True, help="folder to write")
     parser.add_argument("--overwrite", action="store_true", help="replace --out if it exists")

@@ -138,14 +138,80 @@ class KerasGraphUnits:
         inputs = self.inputs[0] if len(self.inputs) == 1 else self.inputs
         return keras.Model(inputs, {name: self.tensors[name] for name in names}, name=f"{self.model.name}_probe")
 
-    def forward(self, images: tf.Tensor, names: tuple[str, ...], *, compiled: bool = True) -> dict[str, tf.Tensor]:
+    def _selective_layer(self, name: str) -> tuple[Any, Any] | None:
+        """The layer that makes unit ``name`` and its input tensor, when :meth:`forward` can compute only
+        some of its channels: a plain Conv2D (channels last, one group) or Dense layer, or a Dense layer's
+        logits."""
+        history = getattr(self.tensors.get(name), "_keras_history", None)
+        if history is None:
+            return None
+        layer = history.operation
+        weights = layer.dense if isinstance(layer, DenseLogits) else layer
+        if type(weights) not in (keras.layers.Conv2D, keras.layers.Dense):
+            return None  # subclasses may compute something else (DesignedConv2D, quantized layers, ...)
+        if isinstance(weights, keras.layers.Conv2D) and (weights.groups != 1 or weights.data_format != "channels_last"):
+            return None
+        if getattr(weights, "lora_enabled", False) or getattr(weights, "quantization_mode", None):
+            return None
+        inputs = layer._inbound_nodes[history.node_index].input_tensors
+        return (layer, inputs[0]) if len(inputs) == 1 else None
+
+    def selectable(self, name: str) -> bool:
+        """Whether :meth:`forward` can compute only some channels of ``name`` (``select=``)."""
+        return self._selective_layer(name) is not None
+
+    @staticmethod
+    def _selected_channels(layer: Any, inputs: tf.Tensor, index: tf.Tensor) -> tf.Tensor:
+        """``layer``'s output channels ``index`` only, computed as the layer computes them."""
+        logits = isinstance(layer, DenseLogits)
+        weights = layer.dense if logits else layer
+        kernel = tf.cast(tf.gather(tf.convert_to_tensor(weights.kernel), index, axis=-1), inputs.dtype)
+        if isinstance(weights, keras.layers.Conv2D):
+            values = keras.ops.conv(
+                inputs, kernel, weights.strides, weights.padding, weights.data_format, weights.dilation_rate
+            )
+        else:
+            values = keras.ops.matmul(inputs, kernel)
+        if weights.use_bias:
+            values = values + tf.cast(tf.gather(tf.convert_to_tensor(weights.bias), index), values.dtype)
+        return values if logits or weights.activation is None else weights.activation(values)
+
+    def forward(
+        self,
+        images: tf.Tensor,
+        names: tuple[str, ...],
+        *,
+        compiled: bool = True,
+        select: dict[str, tf.Tensor] | None = None,
+    ) -> dict[str, tf.Tensor]:
         """The named units' activations for a batch (inference mode: dropout off, batch-norm statistics fixed).
 
         The extractor runs as a ``tf.function`` made once per set of names (relaxed to any batch size);
         ``compiled=False`` calls it directly, for callers that trace it into a function of their own (inside
         an XLA-compiled function, a nested function of unknown batch size makes XLA take the caller's inputs
         for compile-time constants and recompile at every call).
+
+        ``select`` maps units (see :meth:`selectable`) to channel indices: for those, only the channels
+        ``index`` are computed, in that order (the layer's other output channels are never computed; channel
+        ``j`` of the result is the unit's channel ``index[j]``).  Only with ``compiled=False``.
         """
+        if select:
+            if compiled:
+                raise ValueError("forward(select=...) runs inside the caller's own traced function: use compiled=False")
+            layers = {name: self._selective_layer(name) for name in select}
+            missing = [name for name, found in layers.items() if found is None]
+            if missing:
+                raise ValueError(f"units {missing} are not made by a plain Conv2D or Dense layer: select cannot apply")
+            key = (names, tuple(sorted(select)))
+            if key not in self._extractors:
+                inputs = self.inputs[0] if len(self.inputs) == 1 else self.inputs
+                outputs = {name: self.tensors[name] for name in names if name not in select}
+                outputs.update({f"{name}\x00input": layers[name][1] for name in select})
+                self._extractors[key] = keras.Model(inputs, outputs, name=f"{self.model.name}_probe")
+            values = dict(self._extractors[key](images, training=False))
+            for name, index in select.items():
+                values[name] = self._selected_channels(layers[name][0], values.pop(f"{name}\x00input"), index)
+            return {name: values[name] for name in names}
         if not compiled:
             if names not in self._extractors:
                 self._extractors[names] = self.extractor(names)

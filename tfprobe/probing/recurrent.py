@@ -77,9 +77,18 @@ class RecurrentUnits:
             )
         raise unknown_unit(name, [*self.groups, *self.units])
 
-    def forward(self, images: tf.Tensor, names: tuple[str, ...], *, compiled: bool = True) -> dict[str, Any]:
+    def selectable(self, name: str) -> bool:
+        """Whether :meth:`forward` can compute only some channels of ``name``: never here (a stage's channels
+        feed every later step)."""
+        return False
+
+    def forward(
+        self, images: tf.Tensor, names: tuple[str, ...], *, compiled: bool = True, select: dict | None = None
+    ) -> dict[str, Any]:
         """The named units' activations for a batch (one run of the unrolled network; ``compiled`` is accepted
-        for the same signature as the Keras graph's and changes nothing)."""
+        for the same signature as the Keras graph's and changes nothing; ``select`` is refused)."""
+        if select:
+            raise ValueError("the recurrent network computes every channel of its stages: select cannot apply")
         outputs = self.model(images, return_activations=True)
         result = {}
         for name in names:

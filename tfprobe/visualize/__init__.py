@@ -35,9 +35,10 @@ from tfprobe.visualize.param import Fourier, Maco, Pixels
 from tfprobe.visualize.recipes import Recipe, default, default_transforms, maco, naive
 from tfprobe.visualize.render import OptimizationError, render
 from tfprobe.visualize.result import Visualization
-from tfprobe.visualize.transform import Jitter, Noise, Pad, Rotate, Scale, standard_transforms
+from tfprobe.visualize.transform import Blur, Jitter, Noise, Pad, Rotate, Scale, standard_transforms
 
 __all__ = [
+    "Blur",
     "Fourier",
     "Jitter",
     "Maco",

@@ -1,12 +1,15 @@
-"""A faster max-pooling gradient for rendering: XLA's CPU select-and-scatter is slow.
+"""A faster, deterministic max-pooling gradient for rendering.
 
-The gradient of max pooling routes each output's gradient to the input that was largest in its window;
+The gradient of max pooling routes each output's gradient to the input that was largest in its window.
 TensorFlow's ``MaxPoolGrad`` compiles under XLA to a select-and-scatter, which takes about a sixth of a
-VGG16 step on CPU.  For non-overlapping windows (strides equal to the pool size, as in VGG and most
-classification networks) the same gradient is a mask: upsample the pooled output and the output gradient
-to the input's size and keep the gradient where the input equals its window's maximum.  The two differ
-only on ties: the mask passes the gradient to every tied input, ``MaxPoolGrad`` to one of them.  After a
-ReLU, ties are at zero, where the ReLU stops the gradient anyway; elsewhere ties have probability zero.
+VGG16 step on CPU; in a TensorFlow graph, oneDNN's rewrite of it into its own fast kernel happens in some
+processes and not in others (the rewrite checks the forward op's type in an order that varies), and
+Eigen's kernel then costs about a tenth of the step.  For non-overlapping windows (strides equal to the
+pool size, as in VGG and most classification networks) the same gradient is a mask: view every window as
+its own pair of axes, compare it with its maximum by broadcasting and keep the output gradient where the
+input is the maximum.  The two differ only on ties: the mask passes the gradient to every tied input,
+``MaxPoolGrad`` to one of them.  After a ReLU, ties are at zero, where the ReLU stops the gradient anyway;
+elsewhere ties have probability zero.
 
 :func:`fast_max_pool_gradients` swaps this gradient into Keras' max pooling while a function is traced
 (Keras' ``MaxPooling2D`` calls ``keras.src.backend.nn.max_pool`` at call time); the forward values are
@@ -16,6 +19,7 @@ TensorFlow's own.
 from __future__ import annotations
 
 import contextlib
+import functools
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -29,6 +33,43 @@ _LOCK = threading.RLock()
 
 def _pair(value: Any) -> tuple[int, ...]:
     return (int(value), int(value)) if isinstance(value, int) else tuple(int(v) for v in value)
+
+
+def _pooled_size(size: int, pool: int, padding: str) -> int:
+    return -(-size // pool) if padding == "SAME" else size // pool
+
+
+@functools.cache
+def _mask_gradient(pool: tuple[int, int], padding: str, height: int, width: int):
+    """The mask gradient for one pooling, XLA-compiled: it fuses the comparison, the selection and the
+    reshapes into one loop (in a TensorFlow graph they are separate passes over the input)."""
+    pooled_rows, pooled_columns = _pooled_size(height, pool[0], padding), _pooled_size(width, pool[1], padding)
+    rows, columns = pooled_rows * pool[0], pooled_columns * pool[1]
+    top, left = (rows - height) // 2, (columns - width) // 2
+
+    def gradient(x: tf.Tensor, pooled: tf.Tensor, upstream: tf.Tensor) -> tf.Tensor:
+        if padding == "SAME":  # the windows overhang the input: pad it as TensorFlow does (never a maximum)
+            paddings = [[0, 0], [top, rows - height - top], [left, columns - width - left], [0, 0]]
+            windows = tf.pad(x, paddings, constant_values=tf.constant(-float("inf"), x.dtype))
+        elif (rows, columns) != (height, width):  # valid: the last rows and columns that fit no window get none
+            windows = x[:, :rows, :columns]
+        else:
+            windows = x
+        # every window as its own pair of axes, compared with its maximum by broadcasting (no upsampled copies)
+        channels = x.shape[3]
+        is_maximum = tf.equal(
+            tf.reshape(windows, [-1, pooled_rows, pool[0], pooled_columns, pool[1], channels]),
+            pooled[:, :, None, :, None, :],
+        )
+        spread = tf.where(is_maximum, upstream[:, :, None, :, None, :], tf.zeros((), upstream.dtype))
+        spread = tf.reshape(spread, [-1, rows, columns, channels])
+        if padding == "SAME":
+            return spread[:, top : top + height, left : left + width] if (rows, columns) != (height, width) else spread
+        if (rows, columns) != (height, width):
+            return tf.pad(spread, [[0, 0], [0, height - rows], [0, width - columns], [0, 0]])
+        return spread
+
+    return tf.function(gradient, jit_compile=True, autograph=False, reduce_retracing=True)
 
 
 def masked_max_pool(inputs: tf.Tensor, pool_size: Any, padding: str = "valid") -> tf.Tensor:
@@ -52,27 +93,12 @@ def masked_max_pool(inputs: tf.Tensor, pool_size: Any, padding: str = "valid") -
     if height is None or width is None:
         raise ValueError(f"masked_max_pool needs static height and width, got shape {inputs.shape}")
 
+    gradient_of = _mask_gradient(pool, padding, height, width)
+
     @tf.custom_gradient
     def pool_with_mask(x: tf.Tensor):
         pooled = tf.nn.max_pool2d(x, pool, pool, padding)
-
-        def gradient(upstream: tf.Tensor) -> tf.Tensor:
-            def upsample(t: tf.Tensor) -> tf.Tensor:
-                return tf.repeat(tf.repeat(t, pool[0], axis=1), pool[1], axis=2)
-
-            maxima, spread = upsample(pooled), upsample(upstream)
-            rows, columns = pooled.shape[1] * pool[0], pooled.shape[2] * pool[1]
-            if padding == "SAME":  # the windows overhang the input: crop them as TensorFlow pads
-                top, left = (rows - height) // 2, (columns - width) // 2
-                maxima = maxima[:, top : top + height, left : left + width]
-                spread = spread[:, top : top + height, left : left + width]
-                return tf.where(tf.equal(x, maxima), spread, tf.zeros_like(spread))
-            # valid: the last rows and columns that fit no window get no gradient
-            covered = x[:, :rows, :columns]
-            inside = tf.where(tf.equal(covered, maxima), spread, tf.zeros_like(spread))
-            return tf.pad(inside, [[0, 0], [0, height - rows], [0, width - columns], [0, 0]])
-
-        return pooled, gradient
+        return pooled, lambda upstream: gradient_of(x, pooled, upstream)
 
     return pool_with_mask(inputs)
 

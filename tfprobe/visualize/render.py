@@ -29,13 +29,13 @@ from tfprobe.visualize import recipes
 from tfprobe.visualize.inputs import ModelInput, model_input
 from tfprobe.visualize.objectives import MASK, OUTPUT, Objective, ObjectiveError, channel
 from tfprobe.visualize.pooling import fast_max_pool_gradients
+from tfprobe.visualize.precision import resolve_precision
 from tfprobe.visualize.result import Visualization
 from tfprobe.visualize.transform import apply_transforms
 
 __all__ = ["OptimizationError", "render"]
 
 _ADAM = (0.9, 0.999, 1e-8)
-PRECISIONS = ("float32", "bfloat16")
 
 
 class OptimizationError(ValueError):
@@ -86,11 +86,31 @@ def _signature(objective: Objective) -> tuple:
     )
 
 
-def _bfloat16_copy(model: keras.Model) -> keras.Model:
-    """The model's architecture with every layer computing in bfloat16 (weights in float32, not copied)."""
+def _runs_in_bfloat16(model: keras.Model) -> bool:
+    """Whether a bfloat16 copy of the model can be made (functional and Sequential models; not the
+    recurrent network)."""
     from tfprobe.models.gain_rnn import GainModulatedRNN
 
-    if isinstance(model, GainModulatedRNN):
+    return not isinstance(model, GainModulatedRNN)
+
+
+#: Image values per step (images x height x width x channels) below which a CPU renders without XLA at all:
+#: the XLA-compiled max-pooling gradient (:mod:`tfprobe.visualize.pooling`) saves about 30 ms of each step
+#: of 10 VGG16 images of 128 px (491,520 values) against TensorFlow's MaxPoolGrad, and nothing on small
+#: images (50 Fashion-MNIST images of 28 px: 13.2 ms per step without it, 14.3 ms with it).
+_MIXED_MINIMUM = 100_000
+
+
+def _on_accelerator() -> bool:
+    """Whether TensorFlow has a GPU or TPU.  There every step is XLA-compiled whole; on CPUs the model runs
+    in a TensorFlow graph, whose oneDNN convolutions XLA's CPU backend does not match (VGG16's forward and
+    input gradient: 1.4x slower in float32 under XLA, 2.6x in bfloat16; benchmarks/featurevis_peers.py)."""
+    return bool(tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("TPU"))
+
+
+def _bfloat16_copy(model: keras.Model) -> keras.Model:
+    """The model's architecture with every layer computing in bfloat16, its weights too (the caller sets them)."""
+    if not _runs_in_bfloat16(model):
         raise ValueError(
             "precision='bfloat16' runs functional and Sequential Keras models; the recurrent network renders in float32"
         )
@@ -98,7 +118,7 @@ def _bfloat16_copy(model: keras.Model) -> keras.Model:
     def cast(layer: keras.layers.Layer) -> keras.layers.Layer:
         if isinstance(layer, keras.layers.InputLayer):
             return layer.__class__.from_config(layer.get_config())
-        return layer.__class__.from_config({**layer.get_config(), "dtype": "mixed_bfloat16"})
+        return layer.__class__.from_config({**layer.get_config(), "dtype": "bfloat16"})
 
     return keras.models.clone_model(model, clone_function=cast)  # the caller sets its weights
 
@@ -148,16 +168,52 @@ class _Compiled:
 
     traced_run: Any  # tf.function
     evaluate: Callable[..., Any]
+    mask_pooling: bool
 
     def run(self, *arguments: Any) -> Any:
-        with fast_max_pool_gradients():  # only tracing needs it: the traced graph keeps the mask gradient
-            self.traced_run.get_concrete_function(*arguments)
+        if self.mask_pooling:  # only tracing needs it: the traced graph keeps the mask gradient
+            with fast_max_pool_gradients():
+                self.traced_run.get_concrete_function(*arguments)
         return self.traced_run(*arguments)
 
 
+#: Objective terms that read one channel of their unit per image.
+_CHANNEL_TERMS = ("channel", "class_logit", "neuron")
+
+
+def _selection(objective: Objective, backend: Any) -> dict[str, tuple[int, int]]:
+    """Units whose layer need only compute the channels the objective asks for, one per image: those read
+    by a single per-image channel term (the channel objective the common case), made by a layer the probe
+    can compute channel by channel.  Maps each to the position of its term's channel indices among the
+    objective's parameters, and to the unit's number of channels."""
+    readers: dict[str, list] = {}
+    position = 0
+    for term in objective.terms:
+        keys = sorted(term.parameters)
+        readers.setdefault(term.unit, []).append((term, position + keys.index("index") if "index" in keys else None))
+        position += len(keys)
+    selection = {}
+    for unit, terms in readers.items():
+        if len(terms) != 1 or unit not in backend.units:
+            continue
+        (term, index), channels = terms[0], backend.units[unit].shape[-1] if backend.units[unit].shape else None
+        if term.kind in _CHANNEL_TERMS and term.per_image is not None and index is not None and channels:
+            if backend.selectable(unit):
+                selection[unit] = (index, channels)
+    return selection
+
+
 def _compile(
-    forward: Callable, objective: Objective, recipe: recipes.Recipe, spec: ModelInput, size: int, jit_compile: bool
+    forward: Callable,
+    objective: Objective,
+    recipe: recipes.Recipe,
+    spec: ModelInput,
+    size: int,
+    compilation: str,
+    selection: dict[str, tuple[int, int]],
 ) -> _Compiled:
+    """The traced loop: ``compilation`` "xla" (every step XLA-compiled whole), "mixed" (the loop in a
+    TensorFlow graph, only the max-pooling gradients XLA-compiled) or "graph" (no XLA)."""
     parameterization = recipe.parameterization
     transforms = recipe.transforms(size)
     units = objective.units
@@ -168,23 +224,32 @@ def _compile(
     # with respect to [0, 1] images, (high - low) times larger
     pixel_epsilon = 1e-5 * (spec.value_range[1] - spec.value_range[0])
 
-    def scores(images: tf.Tensor, seen: tf.Tensor, parameters: list[tf.Tensor]) -> tf.Tensor:
+    def model_inputs(seen: tf.Tensor) -> tf.Tensor:
+        """Images in [0, 1] -> what the model takes (its size, value range and preprocessing)."""
         if resize:
             seen = tf.image.resize(seen, (spec.height, spec.width), method="bilinear")
-        activations = forward(spec.to_model(seen), units) if units else {}
+        return spec.to_model(seen)
+
+    def scores(images: tf.Tensor, inputs: tf.Tensor, parameters: list[tf.Tensor]) -> tf.Tensor:
+        parameters = list(parameters)
+        select = {}
+        for unit, (position, channels) in selection.items():
+            count = parameters[position].shape[0]
+            if 2 * count <= channels:  # worth it: the layer computes one channel per image instead of all
+                select[unit] = tf.cast(parameters[position], tf.int32)
+                parameters[position] = tf.range(count, dtype=parameters[position].dtype)  # image i: channel i
+        activations = forward(inputs, units, select=select) if units else {}
         return objective.score(activations, images, parameters)
 
-    def step_fn(step, variables, first, second, attribution, bad, seed, parameters, total):
-        with tf.GradientTape(watch_accessed_variables=False) as tape:
-            tape.watch(variables)
-            images = parameterization.image(variables, size, size)
-            progress = tf.cast(step, tf.float32) / tf.maximum(tf.cast(total - 1, tf.float32), 1.0)
-            strength = 1.0 - (1.0 - recipe.anneal) * progress  # transformations weaken towards the end
-            seen = apply_transforms(images, transforms, tf.stack([seed, step]), strength)
-            total = tf.reduce_sum(scores(images, seen, parameters))
-        gradients = tape.gradient(total, [*variables, images])
-        gradients, image_gradient = gradients[:-1], gradients[-1]
-        finite = tf.math.is_finite(total)
+    def transform(images, seed, step, total):
+        """What the model takes of the images this step (their transformations, redrawn every step)."""
+        progress = tf.cast(step, tf.float32) / tf.maximum(tf.cast(total - 1, tf.float32), 1.0)
+        strength = 1.0 - (1.0 - recipe.anneal) * progress  # transformations weaken towards the end
+        return model_inputs(apply_transforms(images, transforms, tf.stack([seed, step]), strength))
+
+    def update(step, variables, gradients, first, second, attribution, image_gradient, bad, value):
+        """The update rule, the attribution mask and the check for non-finite values."""
+        finite = tf.math.is_finite(value)
         for gradient in gradients:
             finite = tf.logical_and(finite, tf.reduce_all(tf.math.is_finite(gradient)))
         updated, new_first, new_second = [], [], []
@@ -207,11 +272,21 @@ def _compile(
         bad = tf.where(finite, bad, step)
         return step + 1, updated, new_first, new_second, attribution, bad
 
+    def step_fn(step, variables, first, second, attribution, bad, seed, parameters, total):
+        with tf.GradientTape(watch_accessed_variables=False) as tape:
+            tape.watch(variables)
+            images = parameterization.image(variables, size, size)
+            value = tf.reduce_sum(scores(images, transform(images, seed, step, total), parameters))
+        *gradients, image_gradient = tape.gradient(value, [*variables, images])
+        return update(step, variables, gradients, first, second, attribution, image_gradient, bad, value)
+
     parameterization_batch_axis = 1 if parameterization.name == "fourier" else 0
 
-    # One step is compiled with XLA; the loop over steps is a graph while_loop around it, which stops at the
-    # first non-finite step.  (An XLA while loop ran VGG16's steps 3x slower on CPU.)
-    compiled_step = tf.function(step_fn, jit_compile=jit_compile)
+    # The loop over steps is a graph while_loop around the step (XLA-compiled whole on accelerators), which
+    # stops at the first non-finite step.  (An XLA while loop ran VGG16's steps 3x slower on CPU.)
+    # autograph=False: the loop is written with tf.while_loop and Python loops over Python values only;
+    # converting the model's and the transformations' source took 4 of the 6.5 s of a first VGG16 call.
+    compiled_step = tf.function(step_fn, jit_compile=compilation == "xla", autograph=False)
 
     def run(variables, first, second, attribution, start, stop, seed, parameters, total):
         def condition(step, variables, first, second, attribution, bad):
@@ -221,13 +296,20 @@ def _compile(
             return compiled_step(step, variables, first, second, attribution, bad, seed, parameters, total)
 
         bad = tf.constant(-1, tf.int32)
-        return tf.while_loop(condition, body, (start, variables, first, second, attribution, bad))
+        # one iteration at a time: the next step's independent operations would compete with this step's
+        # convolutions for the cores (on two cores oneDNN's threads then wait for each other)
+        loop_variables = (start, variables, first, second, attribution, bad)
+        return tf.while_loop(condition, body, loop_variables, parallel_iterations=1)
 
     def evaluate(variables, parameters):
         images = parameterization.image(variables, size, size)
-        return images, scores(images, images, parameters)
+        return images, scores(images, model_inputs(images), parameters)
 
-    return _Compiled(traced_run=tf.function(run), evaluate=tf.function(evaluate))
+    return _Compiled(
+        traced_run=tf.function(run, autograph=False),
+        evaluate=tf.function(evaluate, autograph=False),
+        mask_pooling=compilation != "graph",  # its gradient is XLA-compiled: no XLA, TensorFlow's own
+    )
 
 
 def _display(images: np.ndarray, how: str) -> np.ndarray:
@@ -291,17 +373,23 @@ def render(
         Images optimised together; more go through in batches.
     seed : int
         Seeds the initial images and every step's transformations: the same seed gives the same images.
-    precision : {"float32", "bfloat16"}
-        bfloat16 runs the model's layers in bfloat16 (weights and the images in float32): for GPUs and CPUs
-        with AVX512-BF16; CPUs without it emulate bfloat16 convolutions and run slower than in float32.
-        ``benchmarks/featurevis_speed.py`` and ``featurevis_quality.py`` measure its speed and quality.
+    precision : {"float32", "bfloat16", "auto"}
+        bfloat16 runs the model's layers in bfloat16 (weights and the images in float32): for GPUs from
+        Ampere on, TPUs, and CPUs with AVX512-BF16 or AMX through oneDNN; elsewhere bfloat16 convolutions
+        are emulated and slower than float32.  ``"auto"`` picks bfloat16 only where the hardware runs it
+        natively (:mod:`tfprobe.visualize.precision`); the result's settings say which it used and why.
+        ``benchmarks/featurevis_peers.py`` and ``featurevis_quality.py`` measure its speed and quality.
     maco_images : array (n, height, width, channels) in [0, 1], optional
         Natural images for the ``maco`` recipe's magnitude spectrum.
     value_range, preprocess : optional
         Override the model's input range and preprocessing (see :mod:`tfprobe.visualize.inputs`).
     jit_compile : bool, optional
-        Compile each step with XLA.  Default: XLA, falling back (with a warning) to a TensorFlow graph for
-        a model with operations XLA cannot compile.
+        True: compile every step whole with XLA.  False: no XLA (a TensorFlow graph).  Default: on GPUs and
+        TPUs every step with XLA; on CPUs the model in a TensorFlow graph (oneDNN's convolutions, faster
+        there than XLA's) and, for batches of at least 100,000 image values, the max-pooling gradients
+        with XLA (``"mixed"``); falling back, with a warning, to no XLA for a model XLA cannot compile.  The
+        settings say which ran (``compilation``).  Either way the whole loop is one traced function, and the same seed
+        gives the same images with and without XLA (to float rounding).
     progress : bool
         Show a progress bar over steps and batches.
 
@@ -331,8 +419,15 @@ def render(
     if steps is not None:
         chosen = dataclasses.replace(chosen, steps=positive_int(steps, "steps"))
     positive_int(batch_size, "batch_size")
-    if precision not in PRECISIONS:
-        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    if jit_compile is not None:
+        compilation = "xla" if jit_compile else "graph"
+    elif _on_accelerator():
+        compilation = "xla"
+    else:
+        compilation = "mixed"  # (made "graph" below for small images, once their size is known)
+    precision, precision_reason = resolve_precision(
+        precision, jit_compile=compilation == "xla", supported=_runs_in_bfloat16(probe.model)
+    )
     backend = probe._backend
     spec = model_input(probe.model, probe.input_shape, value_range=value_range, preprocess=preprocess)
     bound = target.bind(_resolver(backend), lambda name: backend.units[name])
@@ -343,31 +438,33 @@ def render(
         copy.set_weights(probe.model.get_weights())  # the model may have been trained since
         backend = _probe(copy)._backend
     size = _check_size(spec, size, backend.forward, bound.units, _CHECKED_SIZES.setdefault(backend, set()))
+    if compilation == "mixed" and min(bound.size or 1, batch_size) * size * size * spec.channels < _MIXED_MINIMUM:
+        compilation = "graph"
     chosen.parameterization.prepare(size, size, spec.channels)
     cache = _COMPILED.setdefault(backend, {})
 
-    def compiled_for(jit: bool) -> _Compiled:
-        key = (_signature(bound), chosen.cache_key(size), spec, size, jit)
+    def compiled_for(compilation: str) -> _Compiled:
+        key = (_signature(bound), chosen.cache_key(size), spec, size, compilation)
         if key not in cache:
             forward = functools.partial(backend.forward, compiled=False)  # traced into the step itself
-            cache[key] = _compile(forward, bound, chosen, spec, size, jit)
+            cache[key] = _compile(forward, bound, chosen, spec, size, compilation, _selection(bound, backend))
         return cache[key]
 
-    state = {"jit": True if jit_compile is None else bool(jit_compile)}
+    state = {"compilation": compilation}
 
     def run(*arguments: Any) -> Any:
         try:
-            return compiled_for(state["jit"]).run(*arguments)
+            return compiled_for(state["compilation"]).run(*arguments)
         except (tf.errors.InvalidArgumentError, tf.errors.UnimplementedError) as error:
-            if not (state["jit"] and jit_compile is None and "XLA" in str(error)):
+            if not (state["compilation"] != "graph" and jit_compile is None and "XLA" in str(error)):
                 raise
             warnings.warn(
                 f"XLA cannot compile this model's step ({' '.join(str(error).split())[:160]}); rendering with a "
                 "TensorFlow graph instead",
                 stacklevel=3,
             )
-            state["jit"] = False
-            return compiled_for(False).run(*arguments)
+            state["compilation"] = "graph"
+            return compiled_for("graph").run(*arguments)
 
     count = bound.size or 1
     parameterization = chosen.parameterization
@@ -405,7 +502,7 @@ def render(
                 )
             bar.update(start // batch_size * chosen.steps + stop)
             done = stop
-        final, reached = compiled_for(state["jit"]).evaluate(variables, parameters)
+        final, reached = compiled_for(state["compilation"]).evaluate(variables, parameters)
         images.append(_display(np.asarray(final), chosen.display))
         inputs.append(np.asarray(final, dtype=np.float32))
         values.append(np.asarray(reached, dtype=np.float64))
@@ -417,6 +514,8 @@ def render(
         "size": size,
         "batch_size": batch_size,
         "precision": precision,
+        "precision_reason": precision_reason,
+        "compilation": state["compilation"],
         "model": probe.model.name,
         "value_range": list(spec.value_range),
         "preprocessing": spec.preprocessing,
