@@ -9,6 +9,45 @@ import pytest
 
 REFERENCE_SEED = 1234
 
+#: Hosts a test may connect to: this machine (local test servers, notebook kernels, distributed workers).
+LOCAL_HOSTS = ("127.0.0.1", "::1", "localhost")
+
+
+def _remote(address: object) -> str | None:
+    """The host of a connection's address when it leaves this machine, else None."""
+    if isinstance(address, tuple) and address and isinstance(address[0], str):
+        host = address[0]
+        return None if host in LOCAL_HOSTS or host.startswith("127.") else host
+    return None  # Unix sockets and the like
+
+
+@pytest.fixture(autouse=True)
+def no_remote_connections(monkeypatch: pytest.MonkeyPatch):
+    """Fail any test whose code connects to another machine (the tests run offline, on any network).
+
+    The connection is refused with an OSError, as offline, and the test fails afterwards even if the code
+    under test caught that error and carried on as if offline.
+    """
+    import socket
+
+    attempts: list[str] = []
+    connect, connect_ex = socket.socket.connect, socket.socket.connect_ex
+
+    def guarded(original):
+        def call(self, address):
+            host = _remote(address)
+            if host is not None:
+                attempts.append(host)
+                raise OSError(f"tests run offline: a connection to {address!r} was refused by tests/conftest.py")
+            return original(self, address)
+
+        return call
+
+    monkeypatch.setattr(socket.socket, "connect", guarded(connect))
+    monkeypatch.setattr(socket.socket, "connect_ex", guarded(connect_ex))
+    yield attempts
+    assert not attempts, f"the test tried to reach the network: {sorted(set(attempts))}"
+
 
 def pytest_configure(config: pytest.Config) -> None:
     import os

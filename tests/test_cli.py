@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
@@ -24,15 +23,13 @@ def run_cli(*args: str, cwd=None) -> subprocess.CompletedProcess:
 
 def test_help_imports_no_tensorflow_and_every_command_has_a_description() -> None:
     script = (
-        "import sys, time\n"
-        "start = time.perf_counter()\n"
+        "import sys\n"
         "from tfprobe.cli import main\n"
         f"for command in ([], *(c.split() for c in {COMMANDS!r})):\n"
         "    try:\n"
         "        main([*command, '--help'])\n"
         "    except SystemExit:\n"
         "        pass\n"
-        "print('SECONDS', time.perf_counter() - start)\n"
         "print('LOADED', 'tensorflow' in sys.modules, 'keras' in sys.modules, 'numpy' in sys.modules)\n"
     )
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
@@ -47,18 +44,6 @@ def test_help_imports_no_tensorflow_and_every_command_has_a_description() -> Non
         description = section.split("\n\n")[1]
         assert len(description) > 80 and not description.startswith(("positional", "options"))
         assert "--verbose" in section and "--debug" in section
-
-
-@pytest.mark.heavy
-def test_help_takes_a_small_fraction_of_importing_tensorflow() -> None:
-    def seconds(*command: str) -> float:
-        start = time.perf_counter()
-        subprocess.run([sys.executable, *command], capture_output=True, check=True, timeout=300)
-        return time.perf_counter() - start
-
-    help_time = min(seconds("-m", "tfprobe.cli", "act", "--help") for _ in range(2))
-    tensorflow_time = min(seconds("-c", "import tensorflow") for _ in range(2))
-    assert help_time < 0.25 * tensorflow_time, (help_time, tensorflow_time)
 
 
 @pytest.mark.heavy

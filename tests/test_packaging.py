@@ -33,8 +33,9 @@ def test_wheel_ships_the_embedded_data_and_loads_it(tmp_path: Path) -> None:
     source = tmp_path / "source"
     shutil.copytree(REPO, source, ignore=shutil.ignore_patterns(".git", "build", "*.egg-info", "__pycache__", ".*"))
     wheels = tmp_path / "wheels"
+    offline = ("--no-deps", "--no-build-isolation", "--no-index")  # built with this environment's setuptools
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(wheels), str(source)],
+        [sys.executable, "-m", "pip", "wheel", *offline, "-q", "-w", str(wheels), str(source)],
         check=True,
         capture_output=True,
     )
@@ -48,7 +49,7 @@ def test_wheel_ships_the_embedded_data_and_loads_it(tmp_path: Path) -> None:
 
     target = tmp_path / "site"
     subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(target), str(wheel)],
+        [sys.executable, "-m", "pip", "install", "--no-deps", "--no-index", "-q", "--target", str(target), str(wheel)],
         check=True,
         capture_output=True,
     )
