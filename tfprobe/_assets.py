@@ -9,13 +9,11 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 
+from tfprobe.errors import MissingAssetError
+
 __all__ = ["MissingAssetError", "asset_path", "assets_dir"]
 
 _RESTORE = "restore it with `git checkout -- assets/` in a clone of tfprobe, or reinstall tfprobe"
-
-
-class MissingAssetError(FileNotFoundError):
-    """A file tfprobe ships is not where the installation should have put it."""
 
 
 def assets_dir() -> Path:

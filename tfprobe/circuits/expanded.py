@@ -31,6 +31,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfprobe.circuits.graph import as_probe, find_layer, inputs_of, producer
+from tfprobe.errors import NotComposableError
 
 __all__ = ["NotComposableError", "expanded_weights", "receptive_field"]
 
@@ -53,10 +54,6 @@ _IDENTITY_LAYERS = (
     keras.layers.ZeroPadding2D,
     keras.layers.Cropping2D,
 )
-
-
-class NotComposableError(ValueError):
-    """A layer on the path between two convolutions that has no linear part to compose."""
 
 
 @dataclasses.dataclass(frozen=True)

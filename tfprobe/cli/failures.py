@@ -9,26 +9,21 @@ from __future__ import annotations
 
 import os
 
+from tfprobe.errors import CLIDataError as DataError
+from tfprobe.errors import CLIUsageError as UsageError
+
 __all__ = ["DataError", "UsageError", "exit_status", "one_line"]
 
 USAGE = 2
 DATA = 1
 
 
-class UsageError(ValueError):
-    """The command was used wrongly; the message says how to use it."""
-
-
-class DataError(ValueError):
-    """A file or stimulus the command was given cannot be used; the message names it."""
-
-
 def exit_status(error: BaseException) -> int | None:
     """The exit status of an expected error, or None for a bug (which keeps its traceback)."""
-    from tfprobe.datasets.idx import DatasetFileError
     from tfprobe.errors import (
         ActivationFileError,
         CheckpointError,
+        DatasetFileError,
         DecodingInputError,
         DuplicateIdError,
         ImageInputError,

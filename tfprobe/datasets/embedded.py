@@ -11,7 +11,7 @@ import hashlib
 from pathlib import Path
 
 from tfprobe._assets import asset_path
-from tfprobe.datasets.idx import DatasetFileError
+from tfprobe.errors import EmbeddedDataError
 
 __all__ = ["EMBEDDED_SHA256", "EmbeddedDataError", "embedded_dir", "sha256_of"]
 
@@ -26,10 +26,6 @@ EMBEDDED_SHA256: dict[str, dict[str, str]] = {
         "t10k-labels-idx1-ubyte.gz": "8d3605d196f4be44669e46906da9733c8131fef761fdbfec72c424d5222f1a05",
     },
 }
-
-
-class EmbeddedDataError(DatasetFileError):
-    """An embedded data file whose SHA-256 is not the one tfprobe shipped."""
 
 
 def sha256_of(path: Path) -> str:

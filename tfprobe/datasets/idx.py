@@ -16,6 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
+from tfprobe.errors import DatasetFileError, DatasetNotFoundError
+
 __all__ = [
     "DatasetFileError",
     "DatasetNotFoundError",
@@ -31,14 +33,6 @@ IMAGE_SHAPE = (28, 28)
 NUM_CLASSES = 10
 _UBYTE = 0x08
 _GZIP_MAGIC = b"\x1f\x8b"
-
-
-class DatasetNotFoundError(FileNotFoundError):
-    """No usable copy of a data set: the message lists each place looked at and why it failed."""
-
-
-class DatasetFileError(ValueError):
-    """A data set file that cannot be used: corrupt gzip, bad IDX header, wrong size or contents."""
 
 
 def _read_bytes(path: Path) -> bytes:

@@ -26,7 +26,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from tfprobe._assets import asset_path
-from tfprobe.datasets.idx import DatasetFileError
+from tfprobe.errors import DatasetFileError
 from tfprobe.models.loading import APPLICATIONS, load_model
 from tfprobe.models.provenance import recorded_spec
 from tfprobe.validation import positive_int

@@ -28,7 +28,7 @@ from typing import Any
 
 import keras
 
-from tfprobe.errors import CheckpointMismatchError
+from tfprobe.errors import CheckpointMismatchError, WeightsUnavailableError
 from tfprobe.models.architecture import RecurrenceFlags, parse_checkpoint_filename
 from tfprobe.models.gain_rnn import GainModulatedRNN
 from tfprobe.models.provenance import record_provenance, weights_from_file
@@ -51,10 +51,6 @@ DEFAULT_TIMESTEPS = 4
 #: Seconds a download of ImageNet weights may wait on the network before it is given up.
 DOWNLOAD_TIMEOUT = 10.0
 _KERAS_WEIGHTS_URL = "https://storage.googleapis.com/tensorflow/keras-applications/"
-
-
-class WeightsUnavailableError(FileNotFoundError, ValueError):
-    """ImageNet weights that are neither in Keras's cache nor downloadable (offline)."""
 
 
 @dataclass(frozen=True)

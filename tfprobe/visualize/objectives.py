@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
+from tfprobe.errors import ObjectiveError
 from tfprobe.probing.units import UnitInfo
 
 __all__ = [
@@ -49,10 +50,6 @@ IMAGE = "<image>"
 OUTPUT = "<output>"
 #: The parameter of a stacked term saying which images of the batch it scores (1) and which not (0).
 MASK = "_mask"
-
-
-class ObjectiveError(ValueError):
-    """An objective that cannot be built or does not fit the model it is rendered for."""
 
 
 @dataclasses.dataclass(frozen=True)

@@ -23,6 +23,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tfprobe.errors import OptimizationError
 from tfprobe.progress import ProgressBar
 from tfprobe.validation import positive_int
 from tfprobe.visualize import recipes
@@ -36,10 +37,6 @@ from tfprobe.visualize.transform import apply_transforms
 __all__ = ["OptimizationError", "render"]
 
 _ADAM = (0.9, 0.999, 1e-8)
-
-
-class OptimizationError(ValueError):
-    """The optimisation produced NaN or infinite values (the message says at which step)."""
 
 
 def as_objective(target: Objective | str, channels: int | Sequence[int] | None = None) -> Objective:
