@@ -371,10 +371,10 @@ def render(
     seed : int
         Seeds the initial images and every step's transformations: the same seed gives the same images.
     precision : {"float32", "bfloat16", "auto"}
-        bfloat16 runs the model's layers in bfloat16 (weights and the images in float32): for GPUs from
-        Ampere on, TPUs, and CPUs with AVX512-BF16 or AMX through oneDNN; elsewhere bfloat16 convolutions
-        are emulated and slower than float32.  ``"auto"`` picks bfloat16 only where the hardware runs it
-        natively (:mod:`tfprobe.visualize.precision`); the result's settings say which it used and why.
+        bfloat16 runs the model's layers and weights in bfloat16 (the images, objective and update in float32): for GPUs
+        from Ampere on, TPUs, and CPUs with AVX512-BF16 or AMX through oneDNN; elsewhere bfloat16 convolutions are
+        emulated and slower than float32.  ``"auto"`` picks bfloat16 only where the hardware runs it natively
+        (:mod:`tfprobe.visualize.precision`); the result's settings say which it used and why.
         ``benchmarks/featurevis_peers.py`` and ``featurevis_quality.py`` measure its speed and quality.
     maco_images : array (n, height, width, channels) in [0, 1], optional
         Natural images for the ``maco`` recipe's magnitude spectrum.
