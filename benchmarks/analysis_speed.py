@@ -16,10 +16,16 @@ first time step), and one ``sklearn.svm.LinearSVC()`` fitted per (unit, variable
 tfprobe: ``decode_through_time`` (one batched ``tfprobe.decode`` per image type) and ``perturb_flows`` (batched,
 every rerun starting at the replaced step), first calls, graph building included.
 
-The last line printed is a JSON object with ``speedup`` (baseline time / tfprobe time, both analyses together),
-``decoding_speedup``, ``perturbation_speedup``, the times, and the largest accuracy differences between the two.
+Both sides get the same threads: ``--threads N`` (default: every core) sets TensorFlow's intra- and inter-op
+pools and the BLAS / OpenMP pools numpy and scikit-learn use (through threadpoolctl) before anything runs.
+``LinearSVC`` (liblinear) itself runs on one thread whatever the setting.
 
-Run: ``python benchmarks/analysis_speed.py`` (needs scikit-learn).
+The last line printed is a JSON object with ``speedup`` (baseline time / tfprobe time, both analyses together),
+``decoding_speedup``, ``perturbation_speedup``, the times, the largest accuracy differences between the two, and
+``threads`` (the thread settings both sides ran with).
+
+Run: ``python benchmarks/analysis_speed.py`` (needs scikit-learn; over an hour at the original's size on a 2-core
+CPU); a quick check: ``python benchmarks/analysis_speed.py --scenes 120 --test 40 --perturbation-scenes 10``.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ import warnings
 
 import keras
 import numpy as np
+from threads import add_threads_argument, describe, pin_threads
 
 import tfprobe
 from tfprobe.datasets import ClutteredScenes
@@ -100,8 +107,11 @@ def main() -> None:
     parser.add_argument("--perturbation-scenes", type=int, default=100, help="scenes of the perturbation analysis")
     parser.add_argument("--timesteps", type=int, default=4)
     parser.add_argument("--seed", type=int, default=0)
+    add_threads_argument(parser)
     args = parser.parse_args()
 
+    threads = pin_threads(args.threads)  # before TensorFlow runs anything, for both sides alike
+    print(describe(threads))
     keras.utils.set_random_seed(args.seed)
     model = tfprobe.GainModulatedRNN.from_code("bglt_0111", timesteps=args.timesteps)
     scenes = ClutteredScenes("test", seed=args.seed, allow_single_split=True).sample(args.scenes)
@@ -157,7 +167,7 @@ def main() -> None:
         f"{figures['max_decoding_gap']:.1f} points (mean {figures['mean_decoding_gap']:.2f}), perturbed reruns max "
         f"{figures['max_perturbed_accuracy_gap']:.1f}"
     )
-    print(json.dumps({key: round(value, 4) for key, value in figures.items()}))
+    print(json.dumps({**{key: round(value, 4) for key, value in figures.items()}, "threads": threads}))
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ kernels, then visualise the filter and its top 10 inputs at 128 px with 40 steps
 * the seed's way: numpy ranking, then one eager ``generate_pattern`` call per image (the filter, then each
   input channel as a channel of ``block5_conv1``, the layer that feeds it; the seed itself mistakenly
   rendered channels of ``block5_conv2`` with the inputs' indices, which costs the same);
-* tfprobe: ``Probe(vgg16).circuit("block5_conv2", 2)`` then ``circuit.render(...)`` of the filter and its top
+* tfprobe: ``tfprobe.circuit(Probe(vgg16), "block5_conv2", 2)`` then ``circuit.render(...)`` of the filter and its top
   10 inputs, the inputs in one compiled run.
 
 VGG16 has ``weights=None`` (ImageNet weights cost the same).  Prints seconds of each and the ratio, and ends
@@ -24,7 +24,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-import tfprobe  # noqa: F401  (sets TensorFlow's CPU allocator before TensorFlow runs anything)
+import tfprobe  # sets TensorFlow's CPU allocator before TensorFlow runs anything
 from tfprobe import Probe
 from tfprobe.visualize.precision import PRECISIONS
 
@@ -48,7 +48,7 @@ def tfprobe_way(
     model: keras.Model, layer: str, filter_index: int, top: int, size: int, steps: int, precision: str
 ):
     start = time.perf_counter()
-    circuit = Probe(model).circuit(layer, filter_index)
+    circuit = tfprobe.circuit(Probe(model), layer, filter_index)
     channels = [record.channel for record in circuit.top(top)]
     circuit.render(channels=channels, size=size, steps=steps, precision=precision, progress=False)
     return time.perf_counter() - start, circuit

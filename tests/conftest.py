@@ -49,6 +49,18 @@ def no_remote_connections(monkeypatch: pytest.MonkeyPatch):
     assert not attempts, f"the test tried to reach the network: {sorted(set(attempts))}"
 
 
+@pytest.fixture
+def traceback_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The system's temporary folder as the command line sees it (where it saves the traceback of a bug): an
+    empty folder of the test's own."""
+    import tempfile
+
+    folder = tmp_path / "system-tmp"
+    folder.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(folder))
+    return folder
+
+
 def pytest_configure(config: pytest.Config) -> None:
     import os
 

@@ -70,7 +70,7 @@ def test_matches_the_seed_notebook(cnn: keras.Model, filter_index: int) -> None:
 
 def test_table_values_match_an_independent_computation(cnn: keras.Model) -> None:
     filters, biases = cnn.get_layer("conv2").get_weights()
-    result = tfprobe.Probe(cnn).circuit("conv2", 4)
+    result = tfprobe.circuit(tfprobe.Probe(cnn), "conv2", 4)
     w = filters[:, :, :, 4].astype(np.float64)
     table = result.table()
     assert table.dtype.names == tuple(f.name for f in dataclasses.fields(InputRecord))
@@ -153,7 +153,7 @@ def test_nested_vgg16() -> None:
     vgg = keras.applications.VGG16(weights=None, include_top=False, input_shape=(32, 32, 3))
     model = keras.Sequential([keras.Input((32, 32, 3)), vgg])
     probe = tfprobe.Probe(model)
-    result = probe.circuit("vgg16/block5_conv1", 3)
+    result = tfprobe.circuit(probe, "vgg16/block5_conv1", 3)
     assert result.input_layer == "vgg16/block4_conv3"  # through block4_pool
     np.testing.assert_array_equal(result.kernel, vgg.get_layer("block5_conv1").get_weights()[0][..., 3])
     assert result.channels == 512
@@ -163,19 +163,19 @@ def test_nested_vgg16() -> None:
 def test_recurrent_network_layers() -> None:
     model = tfprobe.GainModulatedRNN(timesteps=2)
     probe = tfprobe.Probe(model)
-    conv2 = probe.circuit("conv2", 5)
+    conv2 = tfprobe.circuit(probe, "conv2", 5)
     assert conv2.input_layer == "conv1"
     np.testing.assert_array_equal(conv2.kernel, model.conv2.kernel.numpy()[..., 5])
-    assert probe.circuit("conv1", 0).input_layer is None
-    fc1 = probe.circuit("fc1", 3)
+    assert tfprobe.circuit(probe, "conv1", 0).input_layer is None
+    fc1 = tfprobe.circuit(probe, "fc1", 3)
     assert fc1.input_layer == "conv2" and fc1.source.grid == (9, 9, 16)
     np.testing.assert_array_equal(fc1.kernel[0, 0], model.fc1.kernel.numpy()[:, 3])
-    assert probe.circuit("fc2", 0).channels == 16 * 8 * 2  # the readout: fc1 of both time steps
+    assert tfprobe.circuit(probe, "fc2", 0).channels == 16 * 8 * 2  # the readout: fc1 of both time steps
     with pytest.raises(UnknownUnitError, match="'conv2'"):
-        probe.circuit("conv_2", 0)
+        tfprobe.circuit(probe, "conv_2", 0)
     projection = model.recurrent_projections[0].layer_name(model.flags.kinds[0])
     with pytest.raises(TypeError, match="recurrent projection"):
-        probe.circuit(projection, 0)
+        tfprobe.circuit(probe, projection, 0)
     with pytest.raises(ValueError, match=r"timestep must be an int in 0\.\.1"):
         conv2.render(1, steps=1, timestep=2, progress=False)
 
@@ -239,7 +239,7 @@ def test_exports() -> None:
 
 def test_render_fills_the_images(cnn: keras.Model) -> None:
     probe = tfprobe.Probe(cnn)
-    result = probe.circuit("conv2", 2)
+    result = tfprobe.circuit(probe, "conv2", 2)
     options = {"steps": 2, "size": 16, "seed": 1, "progress": False, "jit_compile": False}
     assert result.render(2, **options) is result
     wanted = [r.channel for r in result.excitatory(2) + result.inhibitory(2)]

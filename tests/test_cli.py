@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+import tfprobe.errors as errors
 from tfprobe.cli import main
 from tfprobe.cli.quiet import NATIVE_LOG_LINE
 
@@ -146,3 +147,126 @@ def test_existing_output_is_refused_before_any_work(tmp_path, capsys, monkeypatc
     assert (tmp_path / "taken" / "keep").read_text() == "mine"
     assert main(["run", "--out", str(tmp_path / "no-such-folder" / "export")]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def _data_command_raising(monkeypatch, error_or_bug) -> None:
+    """Make ``tfprobe data`` fail inside its work: raise ``error_or_bug``, or call it when it is a function."""
+    import tfprobe.datasets.digits as digits
+
+    def survey(name):
+        if callable(error_or_bug):
+            return error_or_bug()
+        raise error_or_bug
+
+    monkeypatch.setattr(digits, "survey", survey)
+
+
+@pytest.mark.parametrize(
+    ("error", "status"),
+    [
+        (errors.CLIUsageError("--layers names no unit"), 2),
+        (errors.InvalidValueError("n must be a positive int, got 0"), 2),
+        (errors.InvalidTypeError("k must be an int, got float 2.5"), 2),
+        (errors.UnknownUnitError("unknown unit 'conv9' (the model has: conv1, conv2)"), 2),
+        (errors.MissingFileError("checkpoint file 'a.pth' does not exist"), 2),
+        (errors.ExistingOutputError("activation file 'a.h5' exists: pass --overwrite to replace it"), 2),
+        (errors.CLIDataError("stimulus 3 of imgs.npy holds NaN values"), 1),
+        (errors.ActivationFileError("a.h5 is not an activation file"), 1),
+        (errors.CheckpointMismatchError("conv1.weight: (8, 1, 5, 5) in the file, (4, 1, 5, 5) in the model"), 1),
+        (PermissionError(13, "Permission denied", "out.h5"), 1),
+    ],
+    ids=lambda value: type(value).__name__ if isinstance(value, Exception) else str(value),
+)
+def test_expected_errors_end_with_one_line_and_their_exit_status(
+    error, status, capsys, monkeypatch, traceback_folder
+) -> None:
+    from tfprobe.cli.failures import one_line
+
+    _data_command_raising(monkeypatch, error)
+    assert main(["data", "mnist"]) == status
+    assert capsys.readouterr().err.splitlines() == [f"tfprobe data: error: {one_line(error)}"]
+    assert list(traceback_folder.iterdir()) == []  # an expected error leaves no traceback behind
+
+
+def _merge_incompatible_shapes():
+    return tf.TensorShape([2]).merge_with(tf.TensorShape([3]))  # a plain ValueError, raised inside TensorFlow
+
+
+@pytest.mark.parametrize(
+    ("bug", "line"),
+    [
+        (lambda: 1 / 0, "ZeroDivisionError: division by zero"),
+        (_merge_incompatible_shapes, "ValueError: Shapes (2,) and (3,) are not compatible"),
+    ],
+    ids=["ZeroDivisionError", "ValueError-inside-tensorflow"],
+)
+def test_a_bug_is_reported_with_its_traceback_in_a_file_and_exit_status_3(
+    bug, line, capsys, monkeypatch, traceback_folder
+) -> None:
+    from tfprobe.cli.failures import UNEXPECTED
+
+    _data_command_raising(monkeypatch, bug)
+    assert main(["data", "mnist"]) == UNEXPECTED == 3
+    error = capsys.readouterr().err
+    [saved] = list(traceback_folder.iterdir())
+    assert error.splitlines() == [
+        f"tfprobe data: unexpected error ({line}); please report it, the traceback is in {saved}"
+    ]
+    text = saved.read_text()
+    assert "command: tfprobe data mnist" in text and "Traceback (most recent call last)" in text
+    assert text.rstrip().splitlines()[-1] == line  # the whole traceback, down to the error itself
+    assert "_data_command_raising" in text or "survey" in text  # the frames where it happened
+
+
+def test_debug_prints_the_traceback_of_a_bug_instead_of_saving_it(capsys, monkeypatch, traceback_folder) -> None:
+    _data_command_raising(monkeypatch, lambda: 1 / 0)
+    assert main(["data", "mnist", "--debug"]) == 3
+    error = capsys.readouterr().err
+    assert "Traceback (most recent call last)" in error and "ZeroDivisionError: division by zero" in error
+    expected = "tfprobe data: unexpected error (ZeroDivisionError: division by zero); please report it"
+    assert error.strip().splitlines()[-1] == expected + " with the traceback above"
+    assert list(traceback_folder.iterdir()) == []
+
+
+def test_a_bug_whose_traceback_cannot_be_saved_prints_it(capsys, monkeypatch, tmp_path) -> None:
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "gone"))
+    _data_command_raising(monkeypatch, lambda: 1 / 0)
+    assert main(["data", "mnist"]) == 3
+    error = capsys.readouterr().err
+    assert "Traceback (most recent call last)" in error and error.strip().endswith("with the traceback above")
+
+
+def test_a_long_unexpected_message_is_cut_on_its_line(capsys, monkeypatch, traceback_folder) -> None:
+    _data_command_raising(monkeypatch, RuntimeError("x" * 5000 + "\nsecond line"))
+    assert main(["data", "mnist"]) == 3
+    [line] = capsys.readouterr().err.splitlines()
+    assert len(line) < 400 and "..." in line
+    [saved] = list(traceback_folder.iterdir())
+    assert "x" * 5000 in saved.read_text()  # the file keeps all of it
+
+
+def test_help_documents_the_exit_statuses() -> None:
+    from tfprobe.cli import build_parser
+
+    text = " ".join(build_parser().format_help().split())
+    assert "exit status: 0 done; 2 the command was used wrongly; 1 the data could not be used; 3" in text
+
+
+def test_two_bugs_in_one_second_keep_both_tracebacks(capsys, monkeypatch, traceback_folder) -> None:
+    import os
+    import time
+
+    monkeypatch.setattr(time, "strftime", lambda pattern, *rest: "20260101-000000")
+    lines = []
+    for bug in (lambda: 1 / 0, lambda: [][1]):
+        _data_command_raising(monkeypatch, bug)
+        assert main(["data", "mnist"]) == 3
+        lines.append(capsys.readouterr().err.strip())
+    first, second = (
+        traceback_folder / f"tfprobe-error-20260101-000000-{os.getpid()}{end}" for end in (".txt", "-2.txt")
+    )
+    assert lines[0].endswith(f"the traceback is in {first}") and lines[1].endswith(f"the traceback is in {second}")
+    assert first.read_text().rstrip().endswith("ZeroDivisionError: division by zero")
+    assert second.read_text().rstrip().endswith("IndexError: list index out of range")

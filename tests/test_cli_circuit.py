@@ -9,6 +9,7 @@ import keras
 import numpy as np
 import pytest
 
+import tfprobe
 from tfprobe import Probe
 from tfprobe.cli import main
 
@@ -39,7 +40,7 @@ def test_circuit_writes_figure_page_and_table(model_file, tmp_path, capsys) -> N
     assert status == 0, capsys.readouterr().err
     assert {"circuit.png", "circuit.html", "circuit.json"} <= {p.name for p in out.iterdir()}
     saved = json.loads((out / "circuit.json").read_text())
-    expected = Probe(keras.saving.load_model(model_file)).circuit("conv2", 1)
+    expected = tfprobe.circuit(Probe(keras.saving.load_model(model_file)), "conv2", 1)
     assert saved["layer"] == "conv2" and saved["filter"] == 1 and saved["input_layer"] == "conv1"
     assert [r["channel"] for r in saved["inputs"]] == [r.channel for r in expected.inputs]
     np.testing.assert_allclose([r["l2"] for r in saved["inputs"]], [r.l2 for r in expected.inputs], rtol=1e-6)

@@ -147,7 +147,7 @@ def test_decode_errors_are_one_line_with_their_exit_status(
     assert not (tmp_path / "bars.xyz").exists() and not list(tmp_path.glob(".*partial*"))
 
 
-def test_a_failing_figure_leaves_no_json(activation_file, tmp_path, capsys, monkeypatch) -> None:
+def test_a_failing_figure_leaves_no_json(activation_file, tmp_path, capsys, monkeypatch, traceback_folder) -> None:
     import tfprobe.figures.decoding
 
     path, labels = activation_file
@@ -159,8 +159,10 @@ def test_a_failing_figure_leaves_no_json(activation_file, tmp_path, capsys, monk
 
     monkeypatch.setattr(tfprobe.figures.decoding, "plot_layerwise", broken)
     arguments = ["decode", str(path), str(tmp_path / "labels.npz"), "--cv", "3", "--overwrite"]
-    assert main([*arguments, "--out", str(tmp_path / "result.json"), "--figure", str(tmp_path / "bars.png")]) == 2
-    assert "figure failed (test)" in capsys.readouterr().err
+    # a plain ValueError is a bug (exit status 3, traceback saved); it leaves the outputs untouched all the same
+    assert main([*arguments, "--out", str(tmp_path / "result.json"), "--figure", str(tmp_path / "bars.png")]) == 3
+    assert "unexpected error (ValueError: figure failed (test))" in capsys.readouterr().err
+    assert "figure failed (test)" in next(traceback_folder.iterdir()).read_text()
     assert (tmp_path / "result.json").read_text() == "old"
     assert not (tmp_path / "bars.png").exists() and not list(tmp_path.glob(".*partial*"))
 

@@ -85,6 +85,36 @@ def test_run_defaults_are_the_lab_defaults() -> None:
         field = options.get(name, name)
         if field in {f.name for f in dataclasses.fields(LabSettings)} and value is not None:
             assert value == getattr(defaults, field), (name, value, getattr(defaults, field))
-    assert (args.steps, args.max_minutes, args.perturbation_scenes) == (
-        defaults.steps, defaults.max_minutes, defaults.perturbation_scenes
+    assert (args.steps, args.minutes, args.perturbation_scenes) == (
+        defaults.steps,
+        defaults.minutes,
+        defaults.perturbation_scenes,
     )
+
+
+@pytest.mark.parametrize(
+    ("minutes", "message"),
+    [
+        ("0", "--minutes must be a positive number (the whole run's wall time), got 0"),
+        ("-2.5", "--minutes must be a positive number (the whole run's wall time), got -2.5"),
+        ("nan", "--minutes must be a positive number (the whole run's wall time), got nan"),
+        ("inf", "--minutes must be a positive number (the whole run's wall time), got inf"),
+    ],
+)
+def test_run_minutes_must_be_a_positive_number(tmp_path, capsys, minutes, message) -> None:
+    """--minutes, the whole run's wall time, is checked before anything is imported or written."""
+    assert main(["rnn", "run", "--out", str(tmp_path / "lab"), "--minutes", minutes]) == 2
+    assert message in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_run_minutes_are_a_number_and_max_minutes_is_gone(tmp_path, capsys) -> None:
+    """One way to give the run's time: --minutes (the whole run), a number; no separate training limit."""
+    for options, message in [
+        (["--minutes", "soon"], "argument --minutes: invalid float value: 'soon'"),
+        (["--max-minutes", "12"], "unrecognized arguments: --max-minutes 12"),
+    ]:
+        with pytest.raises(SystemExit) as exited:
+            main(["rnn", "run", "--out", str(tmp_path / "lab"), *options])
+        assert exited.value.code == 2 and message in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []

@@ -16,16 +16,22 @@ from matplotlib.figure import Figure
 from tfprobe import Probe
 from tfprobe.datasets import photo_path, photo_paths
 from tfprobe.datasets.idx import DatasetFileError, DatasetNotFoundError
-from tfprobe.image_sets import image_set_scores, permutation_test
+from tfprobe.datasets.image_folder import ImageFolder
 from tfprobe.models import load_model
+from tfprobe.probing.image_sets import image_set_scores, permutation_test
 
 ANIMATE = ["chelsea", "grace_hopper"]
 THINGS = ["coffee", "rocket", "china", "flower"]
 
 
-def _pixels(names: list[str], size: tuple[int, int]) -> np.ndarray:
+def _pixels(names: list[str], size: tuple[int, int], interpolation: str = "nearest") -> np.ndarray:
     """The photos as Keras reads them: RGB 0-255 at ``size``."""
-    return np.stack([keras.utils.img_to_array(keras.utils.load_img(photo_path(n), target_size=size)) for n in names])
+    return np.stack(
+        [
+            keras.utils.img_to_array(keras.utils.load_img(photo_path(n), target_size=size, interpolation=interpolation))
+            for n in names
+        ]
+    )
 
 
 @pytest.fixture(scope="module")
@@ -63,6 +69,25 @@ def test_scores_equal_the_keras_model_on_the_shipped_photos(small_model: keras.M
     expected = np.asarray(small_model(_pixels(ANIMATE, (48, 48)) / 255.0))[:, 1]
     np.testing.assert_allclose(fc.scores["a"], expected, rtol=1e-5, atol=1e-6)
     assert fc.files == {"a": None}
+
+
+def test_listed_files_are_read_as_keras_reads_them_with_any_interpolation(small_model, tmp_path: Path) -> None:
+    files = [photo_path(n) for n in THINGS]
+    for interpolation in ("nearest", "bicubic"):
+        reader = ImageFolder.from_files(files, (40, 30), scale=255.0, interpolation=interpolation)
+        np.testing.assert_array_equal(reader[:], _pixels(THINGS, (40, 30), interpolation))
+    assert reader.folder is None and reader.files == [Path(f) for f in files]
+    assert reader.ids.tolist() == [Path(f).name for f in files]
+    scores = image_set_scores(small_model, "conv", {"t": files}, channel=1, interpolation="bicubic")
+    conv = keras.Model(small_model.inputs[0], small_model.get_layer("conv").output)
+    direct = np.asarray(conv(_pixels(THINGS, (48, 48), "bicubic") / 255.0))[..., 1].mean(axis=(1, 2))
+    np.testing.assert_allclose(scores.scores["t"], direct, rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match=r"interpolation must be one of nearest, .*, got 'cubic'"):
+        ImageFolder.from_files(files, (40, 30), interpolation="cubic")
+    with pytest.raises(FileNotFoundError, match=r"image file .*none\.png' does not exist"):
+        ImageFolder.from_files([files[0], tmp_path / "none.png"])
+    with pytest.raises(ValueError, match="at least one image file"):
+        ImageFolder.from_files([])
 
 
 def test_application_models_get_their_preprocessing() -> None:

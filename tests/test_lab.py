@@ -1,8 +1,10 @@
-"""``tfprobe rnn run``: the lab end to end, its files, its report in a real browser, refusals and resumption."""
+"""``tfprobe rnn run``: the lab end to end, its files, its report in a real browser, refusals, resumption and
+its time budget (the plan's arithmetic on a fake clock)."""
 
 from __future__ import annotations
 
 import json
+import math
 
 import numpy as np
 import pytest
@@ -10,7 +12,9 @@ from browser import COUNT_DECODED, Elements, console_errors, run_chromium
 from matplotlib.image import imread
 
 from tfprobe.cli import main
+from tfprobe.errors import InvalidValueError
 from tfprobe.recurrent import FlowPerturbationResult, TimeDecodingResult
+from tfprobe.recurrent.budget import MARGIN_SHARE, MINIMUM_STEPS, STEP_SHARE, TrainingCosts, plan_budget
 from tfprobe.recurrent.lab import LabSettings, run_lab
 
 TINY = [
@@ -76,6 +80,15 @@ def test_summary_and_result_files(lab) -> None:
     assert summary["training_steps"] == 4 and summary["weights_source"].startswith("trained here: 4 steps")
     assert 0 <= summary["test_accuracy"] <= 1 and 0 <= summary["clean_test_accuracy"] <= 1
     assert summary["seconds"] >= sum(v for k, v in summary["timings"].items() if k not in ("total",)) - 1
+    # --steps 4 within the default 13 minutes: the later phases rehearsed, no timing run needed.
+    budget, timings = summary["budget"], summary["timings"]
+    assert budget["seconds"] == 780.0 and budget["steps"] == 4 and budget["costs"]["per_step"] is None
+    assert list(budget["spent"]) == ["startup", "scenes", "rehearsal"]
+    assert list(budget["later"]) == ["evaluation", "decoding", "perturbation", "results and report"]
+    assert budget["margin"] == pytest.approx(MARGIN_SHARE * sum(budget["later"].values()), abs=0.2)
+    spent_and_later = sum(budget["spent"].values()) + sum(budget["later"].values()) + budget["margin"]
+    assert budget["training"] == pytest.approx(780.0 - spent_and_later, abs=0.3)
+    assert list(timings) == [*budget["spent"], "training", *budget["later"], "total"]
     assert summary["data"]["sources"]["MNIST"]
     decoding = TimeDecodingResult.load(lab / "decoding.h5")
     assert decoding.activations.shape == (4, 2, 6, 2, 2)
@@ -103,7 +116,16 @@ def test_report_in_a_headless_browser(lab, tmp_path) -> None:
     text = " ".join(dom.text)
     summary = json.loads((lab / "summary.json").read_text())
     assert f"{summary['test_accuracy']:.3g}" in text and "Figure 3A" in text and "Figure 4D" in text
-    assert "trained here" in text and "Seconds per stage" in text
+    assert "trained here" in text and "Time budget" in text and "Planned and actual seconds per phase" in text
+    # The plan beside the actual seconds, row by row: phase, planned, actual.
+    cells = [t.strip() for t in dom.text if t.strip()]
+    budget, timings = summary["budget"], summary["timings"]
+    planned = {**budget["spent"], "training": budget["training"], **budget["later"]}
+    rows = [[phase, f"{seconds:.1f}", f"{timings[phase]:.1f}"] for phase, seconds in planned.items()]
+    rows += [["margin", f"{budget['margin']:.1f}", "-"], ["total", "780.0", f"{timings['total']:.1f}"]]
+    table = cells.index("Planned and actual seconds per phase")
+    assert cells[table + 1 : table + 4] == ["phase", "planned (s)", "actual (s)"]
+    assert [cells[table + 4 + 3 * i : table + 7 + 3 * i] for i in range(len(rows))] == rows
     screenshot = tmp_path / "report.png"
     shot = run_chromium(
         lab / "report.html",
@@ -147,10 +169,15 @@ def test_a_checkpoint_for_other_flags_is_refused(tmp_path, capsys) -> None:
 def test_a_killed_run_resumes_its_training(tmp_path, monkeypatch) -> None:
     import tfprobe.recurrent.lab as lab_module
 
-    def killed(*args, **kwargs):
-        raise KeyboardInterrupt
+    decode, networks = lab_module.decode_through_time, []
 
-    monkeypatch.setattr(lab_module, "decode_through_time", killed)
+    def killed_after_training(network, *args, **kwargs):
+        networks.append(network)
+        if len(networks) > 2:  # the two rehearsal parts before training run; the decoding after it is killed
+            raise KeyboardInterrupt
+        return decode(network, *args, **kwargs)
+
+    monkeypatch.setattr(lab_module, "decode_through_time", killed_after_training)
     with pytest.raises(KeyboardInterrupt):
         run_lab(tmp_path / "lab", TINY_SETTINGS, progress=False, log=lambda line: None)
     partial = tmp_path / "lab.partial"
@@ -158,6 +185,7 @@ def test_a_killed_run_resumes_its_training(tmp_path, monkeypatch) -> None:
     monkeypatch.undo()
     summary = run_lab(tmp_path / "lab", TINY_SETTINGS, progress=False, log=lambda line: None)
     assert summary["training_resumed_from"] == 4 and summary["training_steps"] == 4
+    assert summary["budget"]["steps"] == 4 and summary["budget"]["training"] > 0  # planned again, same steps
     assert not partial.exists() and (tmp_path / "lab" / "report.html").is_file()
 
 
@@ -183,23 +211,158 @@ def test_the_authors_checkpoint_is_used_when_given(reference_checkpoints, tmp_pa
     ]
 
 
-def test_the_default_budget_fits_its_steps_to_the_time_limit(tmp_path) -> None:
-    """steps=None: the loop is timed on a throwaway network and the steps chosen to fill max_minutes; a
-    resumed run keeps the number its run folder holds, and a budget needs a time limit."""
-    from tfprobe.recurrent.lab import TIMING_STEPS, _steps_in_budget
+SPENT = {"startup": 5.0, "scenes": 3.0, "timing run": 30.0, "rehearsal": 20.0}  # 58 s
+LATER = {"evaluation": 10.0, "decoding": 40.0, "perturbation": 20.0, "results and report": 10.0}  # 80 s
+COSTS = TrainingCosts(per_step=0.5, startup=10.0, overhead=5.0, per_validation=2.0)
+
+
+def test_training_gets_what_the_budget_leaves() -> None:
+    """780 s - 58 s spent - 80 s planned after training - a 12 s margin (15% of 80) = 630 s of training, filled
+    with as many steps as fit (set-up, steps and a validation every 500 steps, with the step slack)."""
+    plan = plan_budget(780.0, SPENT, LATER, COSTS, validate_every=500)
+    assert plan.margin == pytest.approx(MARGIN_SHARE * 80.0) == pytest.approx(12.0)
+    assert plan.training == pytest.approx(780.0 - 58.0 - 80.0 - 12.0)
+
+    def needs(steps: int) -> float:
+        return (15.0 + 0.5 * steps + 2.0 * math.ceil(steps / 500)) / STEP_SHARE
+
+    assert needs(plan.steps) <= plan.training < needs(plan.steps + 1)
+    assert plan.steps == 1180  # 15 + 590 + 3 validations x 2 = 611 s <= 0.97 x 630
+    assert plan.step_seconds == pytest.approx(630.0 - 5.0 - 3 * 2.0)  # steps and compiling, not set-up or validations
+    assert plan.to_dict()["later"] == LATER and plan.to_dict()["spent"] == SPENT
+
+
+def test_too_small_a_budget_names_the_minimum() -> None:
+    with pytest.raises(InvalidValueError, match=r"budget of 2 minutes is too small.* give at least 3\.7 minutes"):
+        plan_budget(120.0, SPENT, LATER, COSTS, validate_every=500)
+    # 150 s for the rest, and 100 steps need (15 + 50 + 2) / 0.97 = 69.1 s: 219.1 s, 3.7 minutes, is enough.
+    assert plan_budget(3.7 * 60, SPENT, LATER, COSTS, validate_every=500).steps >= MINIMUM_STEPS
+    fixed = TrainingCosts(per_step=None, startup=0.0, overhead=1.0, per_validation=2.0)
+    with pytest.raises(InvalidValueError, match=r"leaves -50 s for training; give at least 2\.6 minutes"):
+        plan_budget(100.0, SPENT, LATER, fixed, validate_every=2, steps=4)
+    with pytest.raises(InvalidValueError, match="positive number of seconds"):
+        plan_budget(0.0, SPENT, LATER, COSTS, validate_every=500)
+
+
+def test_fixed_steps_get_a_time_limit_only() -> None:
+    fixed = TrainingCosts(per_step=None, startup=0.0, overhead=1.0, per_validation=2.0)
+    plan = plan_budget(780.0, SPENT, LATER, fixed, validate_every=2, steps=4)
+    assert plan.steps == 4 and plan.training == pytest.approx(630.0)
+    assert plan.step_seconds == pytest.approx(630.0 - 1.0 - 2 * 2.0)
+    with pytest.raises(InvalidValueError, match="needs the measured seconds per step"):
+        plan_budget(780.0, SPENT, LATER, fixed, validate_every=2)
+
+
+class FakeClock:
+    """A clock that moves only when told."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def test_the_plan_on_a_fake_clock(monkeypatch) -> None:
+    """The timing run, the rehearsal of each later phase and the plan, with every phase's seconds set on a
+    fake clock: each later phase is planned as its first part plus its other parts at the second part's
+    seconds, and training gets the budget less what was spent, what is planned and the margin."""
+    from types import SimpleNamespace
+
+    import tfprobe.recurrent.lab as lab
+    from tfprobe.datasets.scenes import Scenes
+    from tfprobe.recurrent.lab import TRAINED_DECODING_FACTOR
+
+    clock = FakeClock()
+    monkeypatch.setattr(lab, "_now", clock)
+    seconds = {"evaluate": [7.0, 2.0], "decode": [30.0, 10.0], "perturb": [20.0, 8.0], "write": [9.0]}
+
+    def costing(name: str, value: object):
+        def run(*args, **kwargs):
+            clock.advance(seconds[name].pop(0))
+            return value
+
+        return run
+
+    monkeypatch.setattr(lab, "evaluate", costing("evaluate", {"loss": 1.0, "accuracy": 0.5}))
+    monkeypatch.setattr(lab, "decode_through_time", costing("decode", None))
+    monkeypatch.setattr(lab, "perturb_flows", costing("perturb", None))
+    monkeypatch.setattr(lab, "_write_results", costing("write", {}))
+    # 30 steps timed: 0.5 s per step after 9 s of compiling; 16 s of the 40 s call outside the steps.
+    history = [{"step": 10, "seconds": 14.0}, {"step": 20, "seconds": 19.0}, {"step": 30, "seconds": 24.0}]
+
+    def time_training(settings):
+        clock.advance(40.0)
+        return "throwaway", SimpleNamespace(history=history), 40.0
+
+    monkeypatch.setattr(lab, "_time_training", time_training)
+
+    images = np.zeros((600, 1, 1, 1), np.float32)
+    test = Scenes(images, images, {"category": np.zeros(600, np.int64)}, None)
+    scenes = lab._LabScenes(test, ["repetition 0", "repetition 1"], ["perturbed"], {}, [], 0.001)
+    settings = LabSettings(test_scenes=600, validation=1000, validate_every=500, minutes=13.0)
+    started = clock()
+    clock.advance(5.0)  # importing, preparing the folder
+    timings = {"startup": 5.0}
+    clock.advance(3.0)
+    timings["scenes"] = 3.0
+
+    def timed(name, work):
+        value, spent = lab._timed(work)
+        timings[name] = round(spent, 1)
+        return value
 
     lines: list[str] = []
-    settings = LabSettings(timesteps=2, n_feats=2, steps=None, max_minutes=5, use_downloaded=False)
-    steps = _steps_in_budget(settings, tmp_path / "training", lines.append)
-    per_step = float(lines[-1].split("training speed here: ")[1].split(" s per step")[0])
-    assert steps > TIMING_STEPS
-    assert 0.7 * 300.0 <= steps * per_step <= 300.0  # the budget filled (less compiling), not exceeded
-    assert f"{steps} steps fit in 5 minutes" in lines[-1]
-    assert not (tmp_path / "training").exists()  # the timing run leaves nothing behind
+    plan = lab._plan(settings, scenes, None, timings, timed, started, lines.append)
+    assert plan.spent == {"startup": 5.0, "scenes": 3.0, "timing run": 40.0, "rehearsal": 86.0}
+    assert plan.later == {
+        "evaluation": 7.0 + (2 * 3 - 1) * 2.0,  # 600 scenes: 3 batches of 250, cluttered and clean
+        # 2 repetitions, cluttered and clean; the trained network's parts take longer than the throwaway's.
+        "decoding": 30.0 + (2 * 2 - 1) * 10.0 + (TRAINED_DECODING_FACTOR - 1) * 2 * 2 * 10.0,
+        "perturbation": 20.0 + (6 - 1) * 8.0,  # 6 perturbations of 1 repetition
+        "results and report": 9.0,
+    }
+    # The 1,000 validation scenes: drawn at 0.001 s a scene, evaluated at 2 s per 250.
+    costs = plan.costs
+    assert (costs.per_step, costs.startup, costs.overhead, costs.per_validation) == pytest.approx((0.5, 9, 17, 8))
+    later = sum(plan.later.values())
+    assert plan.margin == pytest.approx(MARGIN_SHARE * later)
+    assert plan.training == pytest.approx(780.0 - 134.0 - later - MARGIN_SHARE * later)
 
+    def needs(steps: int) -> float:  # set-up 9 + 17 s, 0.5 s per step, a validation (8 s) every 500 steps
+        return (26.0 + 0.5 * steps + 8.0 * math.ceil(steps / 500)) / STEP_SHARE
+
+    assert needs(plan.steps) <= plan.training < needs(plan.steps + 1)
+    assert f"{plan.steps} steps at 0.500 s per step" in lines[-1]
+
+
+def test_the_timing_run_leaves_nothing_behind(tmp_path, monkeypatch) -> None:
+    """The throwaway network trains TIMING_STEPS steps of the real loop in memory; its history gives the
+    seconds per step, the compiling before them and the set-up outside them."""
+    from tfprobe.recurrent.lab import TIMING_STEPS, _run_steps, _time_training, _training_costs
+
+    monkeypatch.chdir(tmp_path)
+    settings = LabSettings(timesteps=2, n_feats=2, validation=16, use_downloaded=False)
+    network, result, seconds = _time_training(settings)
+    assert [entry["step"] for entry in result.history] == [10, 20, TIMING_STEPS] and result.folder is None
+    assert network.timesteps == 2 and list(tmp_path.iterdir()) == []
+    costs = _training_costs(settings, (result, seconds), evaluating=0.01, drawing=0.002)
+    assert costs.per_step > 0 and costs.startup >= 0 and costs.per_validation == pytest.approx(16 * 0.01)
+    assert costs.overhead >= 16 * 0.002
+
+    assert _run_steps(tmp_path / "training") is None
     (tmp_path / "training").mkdir()
     (tmp_path / "training" / "run.json").write_text(json.dumps({"steps": 77}))
-    assert _steps_in_budget(settings, tmp_path / "training", lines.append) == 77
+    assert _run_steps(tmp_path / "training") == 77  # a killed run resumes with its own number of steps
 
-    with pytest.raises(ValueError, match="give max_minutes, or steps"):
-        _steps_in_budget(LabSettings(steps=None, max_minutes=None), tmp_path / "elsewhere", lines.append)
+
+@pytest.mark.parametrize("minutes", [0, -1.0, float("nan"), float("inf"), "13", True])
+def test_minutes_must_be_a_positive_number(tmp_path, minutes) -> None:
+    with pytest.raises(InvalidValueError, match=r"minutes .* must be a positive number"):
+        run_lab(tmp_path / "lab", LabSettings(minutes=minutes), log=lambda line: None)
+    with pytest.raises(InvalidValueError, match="give minutes, or steps"):
+        run_lab(tmp_path / "lab", LabSettings(minutes=None, use_downloaded=False), log=lambda line: None)
+    assert list(tmp_path.iterdir()) == []

@@ -40,7 +40,7 @@ def test_unknown_flag_code_is_refused(code):
 @pytest.mark.parametrize(("argument", "value"), [("timesteps", 0), ("timesteps", -2), ("timesteps", 1.5),
                                                  ("n_feats", 0), ("timesteps", True)])
 def test_bad_sizes_are_refused(argument, value):
-    with pytest.raises(ValueError, match=f"{argument} must be an integer >= 1, got {value!r}"):
+    with pytest.raises(ValueError, match=f"{argument} must be an int >= 1, got {value!r}"):
         GainModulatedRNN(**{argument: value})
 
 

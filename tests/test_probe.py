@@ -1,4 +1,5 @@
-"""Probe: units, activations, pooling and gradients for Keras models and the recurrent network."""
+"""Probe: units, activations, pooling and gradients for Keras models and the recurrent network, and the public
+forward pass, graph tensors, channel selection and reruns with replaced flows that every wing builds on."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import tensorflow as tf
 
 import tfprobe
 from tfprobe import Probe
-from tfprobe.errors import ImageInputError
+from tfprobe.errors import ImageInputError, InvalidTypeError, InvalidValueError, TfprobeError, UnsupportedError
 from tfprobe.probing.units import UnknownUnitError
 
 
@@ -369,3 +370,126 @@ def test_array_likes_are_read_one_batch_at_a_time(cnn, digits) -> None:
     values = Probe(cnn, batch_size=10).activations(Lazy(), "conv1", progress=False)["conv1"]
     np.testing.assert_allclose(values, direct(cnn, "conv1", digits), atol=1e-5)
     assert reads == [slice(0, 10), slice(10, 20), slice(20, 30)]
+
+
+# --------------------------------------------------------------------------- the forward pass every wing reads
+
+
+@pytest.fixture(scope="module")
+def rgb_cnn() -> keras.Model:
+    keras.utils.set_random_seed(0)
+    return keras.Sequential(
+        [
+            keras.Input((16, 16, 3), name="pixels"),
+            keras.layers.Conv2D(6, 3, activation="relu", name="conv1"),
+            keras.layers.MaxPooling2D(name="pool1"),
+            keras.layers.Conv2D(8, 3, name="conv2"),
+            keras.layers.GlobalAveragePooling2D(name="gap"),
+            keras.layers.Dense(5, activation="softmax", name="out"),
+        ],
+        name="forward_cnn",
+    )
+
+
+def test_forward_equals_the_layers_outputs_and_is_compiled_once(rgb_cnn) -> None:
+    probe = Probe(rgb_cnn)
+    images = np.random.default_rng(1).random((4, 16, 16, 3)).astype("float32")
+    values = probe.forward(images, ["conv2", "out.logits"])
+    assert list(values) == ["conv2", "out.logits"] and all(isinstance(v, tf.Tensor) for v in values.values())
+    expected = keras.Model(rgb_cnn.inputs, rgb_cnn.get_layer("conv2").output)(images).numpy()
+    np.testing.assert_allclose(values["conv2"], expected, rtol=1e-5, atol=1e-6)
+    logits = keras.Model(rgb_cnn.inputs, rgb_cnn.get_layer("gap").output)(images) @ rgb_cnn.get_layer("out").kernel
+    np.testing.assert_allclose(values["out.logits"], logits + rgb_cnn.get_layer("out").bias, rtol=1e-5, atol=1e-5)
+    uncompiled = probe.forward(images, ["conv2", "out.logits"], compiled=False)
+    np.testing.assert_allclose(uncompiled["conv2"], values["conv2"], rtol=1e-6)
+    # one compiled function for a set of units, reused for other batch sizes without retracing
+    probe.forward(images[:3], ["conv2", "out.logits"])
+    probe.forward(images[:2], ["conv2", "out.logits"])
+    (function,) = [f for f in probe_functions(probe) if f.experimental_get_tracing_count()]
+    assert function.experimental_get_tracing_count() <= 2  # the first shape, then one relaxed trace
+
+
+def probe_functions(probe: Probe) -> list:
+    """The tf.functions behind a probe's compiled forward passes (read through the backend for this check)."""
+    return list(vars(probe)["_backend"]._forward_functions.values())
+
+
+def test_forward_gives_input_gradients_under_a_tape(rgb_cnn) -> None:
+    probe = Probe(rgb_cnn)
+    images = tf.constant(np.random.default_rng(2).random((3, 16, 16, 3)).astype("float32"))
+    with tf.GradientTape() as tape:
+        tape.watch(images)
+        total = tf.reduce_sum(probe.forward(images, "conv2")["conv2"][..., 4])
+    by_tape = tape.gradient(total, images).numpy()
+    assert np.abs(by_tape).sum() > 0
+    positions = 5 * 5  # Probe.gradients differentiates the channel's mean over its 5 x 5 positions
+    by_probe = probe.gradients(images.numpy(), "conv2", channel=4, progress=False)
+    np.testing.assert_allclose(by_probe * positions, by_tape, rtol=1e-4, atol=1e-6)
+
+
+def test_select_computes_only_chosen_channels(rgb_cnn) -> None:
+    probe = Probe(rgb_cnn)
+    assert probe.selectable("conv2") and probe.selectable("out.logits") and not probe.selectable("gap")
+    images = tf.random.uniform((3, 16, 16, 3), seed=1)
+    full = probe.forward(images, ["conv2"])["conv2"]
+    index = tf.constant([7, 0, 7])
+    picked = probe.forward(images, ["conv2"], compiled=False, select={"conv2": index})["conv2"]
+    np.testing.assert_allclose(picked, tf.gather(full, index, axis=-1), rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="compiled=False"):
+        probe.forward(images, ["conv2"], select={"conv2": index})
+
+
+def test_tensors_expose_the_keras_graph_and_refuse_the_recurrent_network(rgb_cnn, rnn) -> None:
+    tensors = Probe(rgb_cnn).tensors
+    assert tensors["conv2"]._keras_history.operation is rgb_cnn.get_layer("conv2")
+    with pytest.raises(TypeError):
+        tensors["conv2"] = None  # read-only
+    with pytest.raises(InvalidTypeError, match="no Keras graph of symbolic tensors"):
+        _ = Probe(rnn).tensors
+
+
+def test_recurrent_forward_reads_activations_and_flows(rnn, scenes) -> None:
+    probe = Probe(rnn)
+    names = ["conv1@t2", "fc1.gain@t1", "conv1.bias.from_conv2@t0", "log_probs", "logits"]
+    values = probe.forward(scenes, names)
+    out = rnn(scenes, return_activations=True).numpy()
+    np.testing.assert_allclose(values["conv1@t2"], out.activations["conv1"][2], atol=1e-5)
+    np.testing.assert_allclose(values["fc1.gain@t1"], out.flows["fc1"]["gain"][1], atol=1e-5)
+    np.testing.assert_allclose(
+        values["conv1.bias.from_conv2@t0"], out.flows["conv1"]["bias"]["from_conv2"][0], atol=1e-5
+    )
+    np.testing.assert_allclose(values["log_probs"], out.log_probs, atol=1e-5)
+    np.testing.assert_allclose(tf.nn.log_softmax(values["logits"]), out.log_probs, atol=1e-4)
+    assert not probe.selectable("conv1@t0")
+    with pytest.raises(UnsupportedError, match="select cannot apply"):
+        probe.forward(scenes, ["conv1@t0"], compiled=False, select={"conv1@t0": tf.constant([0])})
+
+
+def test_rerun_with_a_replaced_flow_equals_the_models_own_replacement(rnn, scenes) -> None:
+    probe = Probe(rnn)
+    baseline = probe.baseline(scenes)
+    np.testing.assert_allclose(baseline["log_probs"], rnn(scenes), atol=1e-5)
+    assert len(baseline) == len(scenes) and "conv2.gain@t1" in baseline and "conv1@t0" in baseline.units
+    unchanged = probe.rerun(baseline, {"conv2.gain@t1": baseline["conv2.gain@t1"]})
+    np.testing.assert_allclose(unchanged["log_probs"], baseline["log_probs"], atol=1e-5)
+    shuffled = tf.random.shuffle(baseline["conv2.gain@t1"], seed=2)
+    rerun = probe.rerun(baseline, {"conv2.gain@t1": shuffled}, ["log_probs", "fc1@t2", "fc1@t1"])
+    expected = rnn.run_with_flows(scenes, {("conv2", 1): {"gain": shuffled}}, return_activations=True).numpy()
+    np.testing.assert_allclose(rerun["log_probs"], expected.log_probs, atol=1e-5)
+    np.testing.assert_allclose(rerun["fc1@t2"], expected.activations["fc1"][2], atol=1e-5)
+    np.testing.assert_allclose(rerun["fc1@t1"], baseline["fc1@t1"], atol=1e-6)  # before the replaced step
+    assert not np.allclose(rerun["log_probs"], baseline["log_probs"], atol=1e-4)
+
+
+def test_rerun_errors_name_what_is_expected(rgb_cnn, rnn, scenes) -> None:
+    probe = Probe(rnn)
+    baseline = probe.baseline(scenes)
+    with pytest.raises(InvalidValueError, match=r"only combined recurrent flows can be replaced.*got 'conv1@t0'"):
+        probe.rerun(baseline, {"conv1@t0": baseline["conv1@t0"]})
+    with pytest.raises(InvalidTypeError, match=r"baseline must come from Probe\.baseline"):
+        probe.rerun({"log_probs": 0}, {"conv2.gain@t1": baseline["conv2.gain@t1"]})
+    with pytest.raises(UnknownUnitError):
+        baseline["conv9@t0"]
+    with pytest.raises(UnsupportedError, match="recurrent network's flows") as refused:
+        Probe(rgb_cnn).baseline(np.zeros((1, 16, 16, 3), "float32"))
+    assert isinstance(refused.value, TfprobeError) and isinstance(refused.value, NotImplementedError)

@@ -170,14 +170,25 @@ def test_tensorboard_summaries(initial, validation, tmp_path) -> None:
     assert tags.get("scenes") == [0]
 
 
-def _run_script(script: str, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "-c", PRELUDE + textwrap.dedent(script), *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, **(env or {})},
-    )
+def _run_script(
+    script: str, *args: str, env: dict[str, str] | None = None, log: Path | None = None
+) -> subprocess.Popen:
+    """The script in a new Python process, its output piped back, or written to ``log`` .out and .err files."""
+    if log is None:
+        outputs = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE}
+    else:
+        outputs = {"stdout": log.with_suffix(".out").open("w"), "stderr": log.with_suffix(".err").open("w")}
+    try:
+        return subprocess.Popen(
+            [sys.executable, "-c", PRELUDE + textwrap.dedent(script), *args],
+            text=True,
+            env={**os.environ, **(env or {})},
+            **outputs,
+        )
+    finally:
+        if log is not None:
+            for file in outputs.values():
+                file.close()  # the child holds its own copies
 
 
 @pytest.mark.heavy
@@ -258,7 +269,8 @@ def test_mirrored_strategy_over_two_logical_cpus_equals_one_device(initial, tmp_
 
 
 MULTI_WORKER = """
-import time
+import contextlib, time
+from pathlib import Path
 import tfprobe.recurrent.training as training
 
 if json.loads(os.environ["TF_CONFIG"])["task"]["index"] == 0:
@@ -272,6 +284,28 @@ if json.loads(os.environ["TF_CONFIG"])["task"]["index"] == 0:
         return scores
 
     training.evaluate = slow_evaluate
+    # The chief's run.json stays a temporary file beside it for a while before it is renamed into place.
+    staged = training.staged
+
+    @contextlib.contextmanager
+    def slow_staged(path, **kwargs):
+        with staged(path, **kwargs) as temporary:
+            yield temporary
+            if Path(path).name == "run.json":
+                time.sleep(3)
+
+    training.staged = slow_staged
+else:
+    # The other worker looks at the run folder no earlier than the chief starts writing into it: it must
+    # wait for the chief to have prepared the folder, not take the half-written folder for a stranger's.
+    prepare = training._RunFolder.prepare
+
+    def late_prepare(self, *args, **kwargs):
+        while not (self.folder.is_dir() and any(self.folder.iterdir())):
+            time.sleep(0.05)
+        return prepare(self, *args, **kwargs)
+
+    training._RunFolder.prepare = late_prepare
 strategy = tf.distribute.MultiWorkerMirroredStrategy()
 with strategy.scope():
     model = small_model(sys.argv[1])
@@ -294,39 +328,90 @@ def _free_ports(n: int) -> list[int]:
             s.close()
 
 
+# What a TensorFlow server prints when its port was taken (TensorFlow binds without SO_REUSEPORT, so the
+# port cannot be held for it until it starts).
+PORT_TAKEN = "Could not start gRPC server"
+
+
+def _port_taken(base: Path, workers: int) -> bool:
+    return any(PORT_TAKEN in (base / f"worker{index}.err").read_text() for index in range(workers))
+
+
+def _run_cluster(script: str, folder: Path, *args: str, workers: int = 2, attempts: int = 3) -> tuple[list[str], Path]:
+    """Run ``script`` as every worker of a cluster on this machine; each worker's standard output, and the
+    folder of the run.
+
+    A worker gets the arguments ``args``, then ``<folder of the run>/run`` and ``.../worker<index>.npz``.
+    The ports are found free just before the workers start, so another process may take one first: that
+    worker then fails to start its server, and the cluster starts again, in a new folder, on other ports.
+    Any other failure fails the test with every worker's error output (a worker's failure shows up in its
+    peers as a lost connection, so the first to exit is not always the one at fault).
+    """
+    for attempt in range(attempts):
+        base = folder / f"attempt{attempt}"
+        base.mkdir()
+        addresses = [f"127.0.0.1:{port}" for port in _free_ports(workers)]
+        processes = [
+            _run_script(
+                script,
+                *args,
+                str(base / "run"),
+                str(base / f"worker{index}.npz"),
+                env={
+                    "TF_CONFIG": json.dumps(
+                        {"cluster": {"worker": addresses}, "task": {"type": "worker", "index": index}}
+                    )
+                },
+                log=base / f"worker{index}",
+            )
+            for index in range(workers)
+        ]
+        deadline, failed_at = time.monotonic() + 600, None
+        try:
+            while any(process.poll() is None for process in processes) and time.monotonic() < deadline:
+                if failed_at is None and any(process.returncode for process in processes):
+                    failed_at = time.monotonic()
+                # A failed worker's peers wait on it (for its server, or in a collective): stop them, at
+                # once when its port was taken, else once they have had time to report what they saw.
+                if failed_at is not None and (_port_taken(base, workers) or time.monotonic() > failed_at + 60):
+                    break
+                time.sleep(0.2)
+        finally:
+            for process in processes:
+                if process.poll() is None:
+                    process.kill()
+                    process.wait()
+        codes = [process.returncode for process in processes]
+        if any(codes) and attempt + 1 < attempts and _port_taken(base, workers):
+            continue
+        errors = [(base / f"worker{index}.err").read_text() for index in range(workers)]
+        report = "\n".join(
+            f"--- worker {index} (exit {code}):\n{error[-3000:]}"
+            for index, (code, error) in enumerate(zip(codes, errors, strict=True))
+        )
+        assert not any(codes), report
+        return [(base / f"worker{index}.out").read_text() for index in range(workers)], base
+    raise AssertionError("unreachable")  # the last attempt returns or fails
+
+
 @pytest.mark.heavy
 def test_two_worker_processes_end_with_the_same_weights(initial, tmp_path) -> None:
-    workers = [f"127.0.0.1:{port}" for port in _free_ports(2)]
-    processes = []
-    for index in range(2):
-        config = {"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}}
-        processes.append(
-            _run_script(
-                MULTI_WORKER,
-                str(initial[1]),
-                str(tmp_path / "run"),
-                str(tmp_path / f"worker{index}.npz"),
-                env={"TF_CONFIG": json.dumps(config)},
-            )
-        )
-    outputs = [process.communicate(timeout=600) for process in processes]
-    for process, (_, stderr) in zip(processes, outputs, strict=True):
-        assert process.returncode == 0, stderr[-4000:]
-    assert all("workers 2" in stdout for stdout, _ in outputs)
+    outputs, folder = _run_cluster(MULTI_WORKER, tmp_path, str(initial[1]))
+    assert all("workers 2" in stdout for stdout in outputs)
     # A worker leaves train() only when every worker has finished (a peer may still pull its tensors).
-    chief_validated = float(outputs[0][0].split("validated")[1].split()[0])
-    assert float(outputs[1][0].split("returned")[1].split()[0]) >= chief_validated
+    chief_validated = float(outputs[0].split("validated")[1].split()[0])
+    assert float(outputs[1].split("returned")[1].split()[0]) >= chief_validated
     loaded = []
     for index in range(2):
-        with np.load(tmp_path / f"worker{index}.npz") as saved:
+        with np.load(folder / f"worker{index}.npz") as saved:
             loaded.append([saved[f"arr_{i}"] for i in range(len(saved.files))])
     _assert_same_weights(loaded[0], loaded[1], atol=0)
     # Each worker trained on its half of every global batch: together, the single-device run.
     single = train(_small_model(initial[0]), 3, schedule=SCHEDULE, validation=16, validate_every=3, progress=False)
     _assert_same_weights(loaded[0], single.model.get_weights(), atol=1e-5)
     # The chief keeps the run's files; the other worker its own checkpoints.
-    assert (tmp_path / "run" / "model.weights.h5").is_file()
-    assert (tmp_path / "run" / "workers" / "1" / "checkpoints").is_dir()
+    assert (folder / "run" / "model.weights.h5").is_file()
+    assert (folder / "run" / "workers" / "1" / "checkpoints").is_dir()
 
 
 def test_a_curriculum_starts_on_clean_scenes_and_resumes(initial, uninterrupted, validation, tmp_path) -> None:

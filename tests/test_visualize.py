@@ -122,7 +122,7 @@ def test_many_channels_go_through_in_batches_with_one_compiled_loop(cnn, capsys)
     result = fv.render(cnn, "conv2", channels=range(16), batch_size=6, steps=8)
     assert len(result) == 16 and result.labels[-1] == "conv2:15"
     assert "24/24 steps" in capsys.readouterr().out  # 3 batches x 8 steps
-    backend = render_module._PROBES[cnn]._backend
+    backend = render_module._PROBES[cnn]
     compiled = list(render_module._COMPILED[backend].values())
     before = [c.traced_run.experimental_get_tracing_count() for c in compiled]
     fv.render(cnn, "conv2", channels=range(6), batch_size=6, steps=12, seed=3, progress=False)

@@ -82,7 +82,7 @@ def test_render_traces_max_pooling_with_the_mask_gradient_where_xla_compiles_it(
     keras_max_pool = keras.src.backend.nn.max_pool
     result = fv.render(model, "conv2", channels=range(2), steps=4, jit_compile=jit_compile, progress=False)
     assert result.images.shape == (2, 16, 16, 1) and np.isfinite(result.images).all()
-    backend = render_module._PROBES[model]._backend
+    backend = render_module._PROBES[model]
     (compiled,) = render_module._COMPILED[backend].values()
     (concrete,) = compiled.traced_run._list_all_concrete_functions_for_serialization()
     graph = concrete.graph.as_graph_def()

@@ -147,7 +147,7 @@ def test_the_loop_is_compiled_as_the_hardware_and_the_images_call_for() -> None:
 def test_a_mixed_loop_traces_once_per_batch_shape() -> None:
     model = wide_cnn(seed=6, name="traces", size=None)
     fv.render(model, "c2", channels=range(16), size=48, steps=3, progress=False)
-    backend = render_module._PROBES[model]._backend
+    backend = render_module._PROBES[model]
     compiled = list(render_module._COMPILED[backend].values())
     counts = [c.traced_run.experimental_get_tracing_count() for c in compiled]
     fv.render(model, "c2", channels=range(16, 32), size=48, steps=5, seed=2, progress=False)
@@ -159,7 +159,7 @@ def test_maco_reuses_its_loop_for_the_same_images_and_traces_anew_for_others() -
     natural = np.random.default_rng(3).random((6, 32, 32, 3), dtype=np.float32)
     options = {"recipe": "maco", "size": 32, "steps": 2, "progress": False}
     first = fv.render(model, "c2", channels=[0, 1], maco_images=natural, **options)
-    backend = render_module._PROBES[model]._backend
+    backend = render_module._PROBES[model]
     assert len(render_module._COMPILED[backend]) == 1
     again = fv.render(model, "c2", channels=[0, 1], maco_images=natural.copy(), **options)  # equal, not the same
     assert len(render_module._COMPILED[backend]) == 1
@@ -173,7 +173,7 @@ def test_maco_reuses_its_loop_for_the_same_images_and_traces_anew_for_others() -
 
 def test_forward_can_compute_only_selected_channels() -> None:
     model = wide_cnn(seed=7, name="select")
-    backend = Probe(model)._backend
+    backend = Probe(model)
     assert backend.selectable("c2") and backend.selectable("out.logits") and not backend.selectable("gap")
     images = tf.random.uniform((4, 32, 32, 3), seed=1)
     full = backend.forward(images, ("c2", "out.logits", "gap"))
@@ -192,7 +192,7 @@ def test_forward_can_compute_only_selected_channels() -> None:
 
 def test_channel_objectives_compute_only_their_channels_and_give_the_same_images(monkeypatch) -> None:
     model = wide_cnn(seed=8, name="selected")
-    backend = Probe(model)._backend
+    backend = Probe(model)
     objective = fv.channel("c2", [3, 9, 30]).bind(render_module._resolver(backend), lambda name: backend.units[name])
     assert render_module._selection(objective, backend) == {"c2": (0, 48)}
     pair = (fv.channel("c2", [1]) - fv.channel("c2", [2])).bind(render_module._resolver(backend), backend.units.get)

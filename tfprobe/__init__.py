@@ -15,6 +15,7 @@ __version__ = "0.1.0"
 
 _EXPORTS = {
     "ActivationFile": "tfprobe.probing.store",
+    "Baseline": "tfprobe.probing.baseline",
     "CheckpointError": "tfprobe.errors",
     "CheckpointMismatchError": "tfprobe.errors",
     "Circuit": "tfprobe.circuits.circuit",
@@ -23,7 +24,9 @@ _EXPORTS = {
     "InputRecord": "tfprobe.circuits.circuit",
     "Probe": "tfprobe.probe",
     "RNNOutputs": "tfprobe.models",
+    "TfprobeError": "tfprobe.errors",
     "UnsafeCheckpointError": "tfprobe.errors",
+    "circuit": "tfprobe.circuits.circuit",
     "circuits": "tfprobe.circuits",
     "datasets": "tfprobe.datasets",
     "decode": "tfprobe.decoding",
@@ -31,7 +34,7 @@ _EXPORTS = {
     "expanded_weights": "tfprobe.circuits.expanded",
     "export_saved_model": "tfprobe.export",
     "figures": "tfprobe.figures",
-    "image_set_scores": "tfprobe.image_sets",
+    "image_set_scores": "tfprobe.probing.image_sets",
     "load_activations": "tfprobe.probing.store",
     "models": "tfprobe.models",
     "psychophysics": "tfprobe.psychophysics",
@@ -43,18 +46,26 @@ __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 
 if TYPE_CHECKING:
     from tfprobe import circuits, datasets, decoding, figures, models, psychophysics, recurrent, visualize
-    from tfprobe.circuits.circuit import Circuit, InputRecord
+    from tfprobe.circuits.circuit import Circuit, InputRecord, circuit
     from tfprobe.circuits.expanded import expanded_weights
     from tfprobe.decoding import decode
-    from tfprobe.errors import CheckpointError, CheckpointMismatchError, ImageInputError, UnsafeCheckpointError
+    from tfprobe.errors import (
+        CheckpointError,
+        CheckpointMismatchError,
+        ImageInputError,
+        TfprobeError,
+        UnsafeCheckpointError,
+    )
     from tfprobe.export import export_saved_model
-    from tfprobe.image_sets import image_set_scores
     from tfprobe.models import GainModulatedRNN, RNNOutputs
     from tfprobe.probe import Probe
+    from tfprobe.probing.baseline import Baseline
+    from tfprobe.probing.image_sets import image_set_scores
     from tfprobe.probing.store import ActivationFile, load_activations
 
 __all__ = [
     "ActivationFile",
+    "Baseline",
     "CheckpointError",
     "CheckpointMismatchError",
     "Circuit",
@@ -63,8 +74,10 @@ __all__ = [
     "InputRecord",
     "Probe",
     "RNNOutputs",
+    "TfprobeError",
     "UnsafeCheckpointError",
     "__version__",
+    "circuit",
     "circuits",
     "datasets",
     "decode",

@@ -4,9 +4,14 @@ TensorFlow's default CPU allocator hands every large tensor fresh pages from
 the operating system, and the page faults that follow cost more than the
 arithmetic for networks with large feature maps (the recurrent network's
 96x96 maps and 73,728-unit projections): the best-fit-with-coalescing
-allocator TensorFlow also ships reuses freed memory instead, which makes
-the recurrent network's inference ~1.5x and its training ~1.2x faster on a
-CPU.  GPUs are not affected.
+allocator TensorFlow also ships reuses freed memory instead.  How much that
+saves depends on the machine and its load; ``benchmarks/allocator_speed.py``
+measures it.  On a 2-core AMD EPYC shared with other work (7 December 2026,
+two rounds per setting) it made the recurrent network's training step 1.15x
+and its inference 1.28x faster with two threads, with rounds from 0.59x to
+2.40x, and 1.01x to 1.02x with one thread: rough figures.  The ~1.5x for
+inference and ~1.2x for training quoted here before were one measurement
+(23 November 2026) with no script behind it.  GPUs are not affected.
 
 The setting is only a default: an explicit ``TF_CPU_ALLOCATOR_USE_BFC`` in the
 environment wins, and it takes effect only if tfprobe is imported before

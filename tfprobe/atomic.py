@@ -14,6 +14,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from tfprobe.errors import ExistingOutputError, MissingFileError
+
 __all__ = ["Publication", "check_destination", "staged"]
 
 
@@ -26,15 +28,15 @@ def check_destination(
     """
     path = Path(path)
     if not path.parent.is_dir():
-        raise FileNotFoundError(f"folder {str(path.parent)!r} for the {what} {path.name!r} does not exist")
+        raise MissingFileError(f"folder {str(path.parent)!r} for the {what} {path.name!r} does not exist")
     if path.exists() and not overwrite:
-        raise FileExistsError(f"{what} {str(path)!r} exists: {remedy}")
+        raise ExistingOutputError(f"{what} {str(path)!r} exists: {remedy}")
     return path
 
 
 def _temporary_beside(path: Path, directory: bool) -> Path:
     if not path.parent.is_dir():
-        raise FileNotFoundError(f"folder {str(path.parent)!r} for {path.name!r} does not exist")
+        raise MissingFileError(f"folder {str(path.parent)!r} for {path.name!r} does not exist")
     if directory:
         return Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent))
     handle, name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".partial{path.suffix}", dir=path.parent)

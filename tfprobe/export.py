@@ -32,6 +32,7 @@ import keras
 import tensorflow as tf
 
 from tfprobe.atomic import check_destination, staged
+from tfprobe.errors import InvalidTypeError
 from tfprobe.models.architecture import IMAGE_SIZE
 from tfprobe.models.gain_rnn import GainModulatedRNN
 from tfprobe.models.outputs import RNNOutputs
@@ -82,7 +83,7 @@ def export_saved_model(
         If ``path`` exists and ``overwrite`` is false.
     """
     if not isinstance(model, GainModulatedRNN):
-        raise TypeError(f"export_saved_model expects a GainModulatedRNN, got {type(model).__name__}")
+        raise InvalidTypeError(f"export_saved_model expects a GainModulatedRNN, got {type(model).__name__}")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     check_destination(path, overwrite=overwrite, what="SavedModel folder")

@@ -11,13 +11,17 @@ such as ``keras.applications.VGG16`` included) and the recurrent
     probe.extract(dataset, ["conv1", "conv2"], "acts.h5", ids=stimulus_ids)
     load_activations("acts.h5")["conv1@t0"]
 
-Circuits, feature visualization, perturbation and psychophysics tools build on it.
+Every tool builds on its public methods: :meth:`Probe.forward` (the chosen units' activations for a batch,
+differentiable for input gradients, compiled once per set of units) for feature visualization, decoding
+through time and psychophysics; :attr:`Probe.tensors` for circuits; :meth:`Probe.baseline` and
+:meth:`Probe.rerun` for replacing the recurrent network's flows.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import os
+import types
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
@@ -26,8 +30,10 @@ import numpy as np
 import tensorflow as tf
 
 import tfprobe
+from tfprobe.errors import InvalidIndexError, InvalidTypeError, InvalidValueError
 from tfprobe.models.gain_rnn import GainModulatedRNN
 from tfprobe.models.provenance import describe_model
+from tfprobe.probing.baseline import Baseline
 from tfprobe.probing.keras_graph import KerasGraphUnits, functional_graph
 from tfprobe.probing.pooling import Pool, describe_pool, parse_pool, pool_activation, pooled_shape
 from tfprobe.probing.recurrent import RecurrentUnits
@@ -35,7 +41,7 @@ from tfprobe.probing.stimuli import Stimuli, StimulusSet
 from tfprobe.probing.store import ActivationFile, ActivationWriter
 from tfprobe.probing.units import UnitInfo, as_name_list
 from tfprobe.progress import ProgressBar
-from tfprobe.validation import positive_int
+from tfprobe.validation import is_int, positive_int
 
 Objective = Callable[[tf.Tensor], tf.Tensor]
 
@@ -44,9 +50,9 @@ def _backend(model: Any) -> RecurrentUnits | KerasGraphUnits:
     if isinstance(model, GainModulatedRNN):
         return RecurrentUnits(model)
     if not isinstance(model, keras.Model):
-        raise TypeError(f"Probe wraps a keras.Model, got {type(model).__name__}")
+        raise InvalidTypeError(f"Probe wraps a keras.Model, got {type(model).__name__}")
     if functional_graph(model) is None:
-        raise TypeError(
+        raise InvalidTypeError(
             f"{type(model).__name__} is a subclassed Keras model: its layers' outputs are not part of a graph "
             "Probe can read; build it as a functional or Sequential model (GainModulatedRNN is supported)"
         )
@@ -94,7 +100,7 @@ class Probe:
         names: list[str] = []
         requested = as_name_list(units)
         if not requested:
-            raise ValueError("no units requested: name at least one (see probe.units)")
+            raise InvalidValueError("no units requested: name at least one (see probe.units)")
         for name in requested:
             for resolved in self._backend.expand(name):
                 if resolved not in names:
@@ -114,19 +120,101 @@ class Probe:
             rows.append(f"{info.name:<34} {info.shape!s:<18} {info.layer:<16} {step:>3}  {info.kind}")
         return "\n".join(rows)
 
-    def circuit(self, layer: str, filter: int) -> Any:
-        """The circuit of filter ``filter`` of a Conv2D or Dense ``layer``: its input channels' weights,
-        ranked and classified (see :func:`tfprobe.circuits.circuit`).
+    def selectable(self, unit: str) -> bool:
+        """Whether :meth:`forward` can compute only chosen channels of ``unit`` (its ``select=``): units made by a
+        plain Conv2D or Dense layer of a Keras graph (never the recurrent network's stages, whose channels
+        all feed later steps)."""
+        (name,) = self._one_unit(unit)
+        return self._backend.selectable(name)
+
+    @property
+    def tensors(self) -> Mapping[str, Any]:
+        """Every unit's symbolic tensor in the model's Keras graph, by unit name: each remembers the layer that
+        made it and that layer's inputs, which is how circuits walk the graph.  Keras graphs only."""
+        tensors = getattr(self._backend, "tensors", None)
+        if tensors is None:
+            raise InvalidTypeError(
+                f"{type(self.model).__name__} has no Keras graph of symbolic tensors: its units are computed by "
+                "its own unrolled loop (see Probe.units); tensors exist for functional and Sequential models"
+            )
+        return types.MappingProxyType(tensors)
+
+    def _one_unit(self, unit: str) -> list[str]:
+        names = self.resolve(unit)
+        if len(names) != 1:
+            raise InvalidValueError(f"name a single unit: {unit!r} stands for {len(names)} ({names[0]}, ...)")
+        return names
+
+    # ------------------------------------------------------------------ forward passes
+
+    def forward(
+        self,
+        images: Any,
+        units: str | Sequence[str],
+        *,
+        compiled: bool = True,
+        select: Mapping[str, tf.Tensor] | None = None,
+    ) -> dict[str, tf.Tensor]:
+        """The chosen units' activations for one batch, as tensors: the forward pass every tool builds on.
+
+        Runs in inference mode (dropout off, batch-norm statistics fixed).  The values are differentiable:
+        under a ``tf.GradientTape`` watching ``images`` they give input gradients of any function of them
+        (:meth:`gradients` does this batch by batch; feature visualization traces it into its own step).
+
+        Parameters
+        ----------
+        images : tensor or ndarray (batch, *input_shape)
+            One batch, channels-last (floats in [0, 1] for the recurrent network).
+        units : str or sequence of str
+            Unit names (see :attr:`units`); for the recurrent network a stage alone means every time step.
+        compiled : bool
+            Run a ``tf.function`` made once per set of units (relaxed to any batch size; the recurrent
+            network compiles its own loop either way).  ``False`` calls the model directly, for callers that
+            trace it into a function of their own (inside an XLA-compiled function a nested function of
+            unknown batch size makes XLA recompile at every call).
+        select : mapping of str to int tensor, optional
+            Units (see :meth:`selectable`) whose layer computes only the channels ``index`` (in that order:
+            channel ``j`` of the result is the unit's channel ``index[j]``); the layer's other channels are
+            never computed.  Only with ``compiled=False``.
 
         Returns
         -------
-        tfprobe.Circuit
+        dict of str to tensor
+            Unit name -> (batch, *shape), in the order the units were resolved.
         """
-        from tfprobe.circuits import circuit
+        names = tuple(self.resolve(units))
+        return self._backend.forward(images, names, compiled=compiled, select=dict(select) if select else None)
 
-        return circuit(self, layer, filter)
+    def baseline(self, images: Any) -> Baseline:
+        """A normal run of one batch, kept so that :meth:`rerun` can replace some units' values in it.
 
-    # ------------------------------------------------------------------ forward passes
+        Only the recurrent network's combined flows (``"<stage>.<kind>@t<step>"``) can be replaced today.
+
+        Returns
+        -------
+        Baseline
+            ``baseline[unit]`` is a unit's value in the normal run (log-probabilities, activations and
+            combined flows).
+        """
+        return self._backend.baseline(images)
+
+    def rerun(
+        self, baseline: Baseline, replace: Mapping[str, Any], units: str | Sequence[str] = "log_probs"
+    ) -> dict[str, tf.Tensor]:
+        """Run the batch of ``baseline`` again with chosen units' values replaced, and return ``units``.
+
+        For the recurrent network, ``replace`` maps combined flows such as ``"conv1.gain@t1"`` (the gain
+        flow into conv1 from time step 1 to 2) to arrays of the flow's shape; every later unit is computed
+        from the replaced values, and the run resumes at the first replaced step from the baseline
+        (the steps before it cannot change) when only ``"log_probs"`` is asked for, which makes trying many
+        replacements on one batch cheap; other units are read from a run from the first step.
+
+        Returns
+        -------
+        dict of str to tensor
+        """
+        names = tuple(self.resolve(units))
+        return self._backend.rerun(baseline, dict(replace), names)
 
     def _map_batches(
         self, stimuli: Stimuli, batch_size: int | None, progress: bool, key: Any, fn: Callable[[tf.Tensor], Any]
@@ -247,7 +335,7 @@ class Probe:
         """
         names = self.resolve(unit)
         if len(names) != 1:
-            raise ValueError(f"gradients need a single unit, {unit!r} stands for {len(names)}: {names}")
+            raise InvalidValueError(f"gradients need a single unit, {unit!r} stands for {len(names)}: {names}")
         (name,) = names
         scalar = _objective(self._backend.units[name], channel, index, objective)
 
@@ -310,7 +398,7 @@ class Probe:
         parse_pool(pool)
         batches = self._batches(stimuli, batch_size)
         if ids is not None and batches.count is not None and len(ids) != batches.count:
-            raise ValueError(f"ids must give one id per stimulus: {batches.count} stimuli, got {len(ids)} ids")
+            raise InvalidValueError(f"ids must give one id per stimulus: {batches.count} stimuli, got {len(ids)} ids")
         infos = [
             dataclasses.replace(info, shape=pooled_shape(info.shape, pool))
             for info in (self._backend.units[n] for n in names)
@@ -339,22 +427,26 @@ def _objective(
     """The per-stimulus scalar of a unit's activation that gradients are taken of."""
     chosen = sum(x is not None for x in (channel, index, objective))
     if chosen > 1:
-        raise ValueError("give at most one of channel, index and objective")
+        raise InvalidValueError("give at most one of channel, index and objective")
     if objective is not None:
         if not callable(objective):
-            raise TypeError(f"objective must be a function of the activations, got {type(objective).__name__}")
+            raise InvalidTypeError(f"objective must be a function of the activations, got {type(objective).__name__}")
 
         def custom(values: tf.Tensor) -> tf.Tensor:
             result = objective(values)
             if result.shape.rank != 1:
-                raise ValueError(f"objective must return one value per stimulus (batch,), got shape {result.shape}")
+                raise InvalidValueError(
+                    f"objective must return one value per stimulus (batch,), got shape {result.shape}"
+                )
             return result
 
         return custom
     if channel is not None:
         channels = info.shape[-1]
-        if isinstance(channel, bool) or not isinstance(channel, (int, np.integer)) or not 0 <= channel < channels:
-            raise IndexError(f"channel {channel!r} out of range for unit {info.name!r}: it has {channels} channels")
+        if not is_int(channel) or not 0 <= channel < channels:
+            raise InvalidIndexError(
+                f"channel {channel!r} out of range for unit {info.name!r}: it has {channels} channels"
+            )
 
         def channel_mean(values: tf.Tensor) -> tf.Tensor:
             selected = values[..., int(channel)]
@@ -364,6 +456,6 @@ def _objective(
     if index is not None:
         index = tuple(int(i) for i in index)
         if len(index) != len(info.shape) or any(not 0 <= i < (d or 0) for i, d in zip(index, info.shape, strict=True)):
-            raise IndexError(f"index {index} out of range for unit {info.name!r} of shape {info.shape}")
+            raise InvalidIndexError(f"index {index} out of range for unit {info.name!r} of shape {info.shape}")
         return lambda values: values[(slice(None), *index)]
     return lambda values: tf.reduce_mean(tf.reshape(values, (tf.shape(values)[0], -1)), axis=1)

@@ -1,35 +1,101 @@
-"""Early, explicit checks of what users pass in (images, shapes, dtypes)."""
+"""Early, explicit checks of what users pass in (images, shapes, dtypes, ints).
+
+The int checks here are the only place that tells an int from a bool (``True`` is an ``int`` to Python,
+and ``np.int64`` is not one): call them rather than writing ``isinstance(x, bool) or ...`` again.  This
+module loads TensorFlow only to look at a tensor, so light modules can use its int checks.
+"""
 
 from __future__ import annotations
 
+import numbers
 from typing import Any
 
 import numpy as np
-import tensorflow as tf
 
-from tfprobe.errors import ImageInputError
+from tfprobe.errors import ImageInputError, InvalidTypeError, InvalidValueError
 
-__all__ = ["check_images", "non_negative_int", "positive_int", "shape_matches"]
+__all__ = [
+    "check_images",
+    "check_int",
+    "int_in_range",
+    "is_int",
+    "is_real",
+    "non_negative_int",
+    "positive_int",
+    "shape_matches",
+]
 
 
-def _is_int(value: Any) -> bool:
+def is_int(value: Any) -> bool:
+    """Whether ``value`` is an integer, a Python ``int`` or a numpy integer, a bool not counting as one."""
     return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
 
 
+def is_real(value: Any) -> bool:
+    """Whether ``value`` is a real number (int or float, Python or numpy), a bool not counting as one."""
+    return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
+
+
+def _expected_int(low: int | None, high: int | None) -> str:
+    if low is not None and high is not None:
+        return f"an int from {low} to {high}"
+    if low is not None:
+        return f"an int >= {low}"
+    return "an int" if high is None else f"an int <= {high}"
+
+
+def int_in_range(value: Any, name: str, low: int | None = None, high: int | None = None, *, meaning: str = "") -> int:
+    """``value`` as an int if it is an integer (not a bool) from ``low`` to ``high`` (both included, None for
+    no bound).
+
+    Parameters
+    ----------
+    value : Any
+        What the caller gave.
+    name : str
+        The argument's name, as the message says it.
+    low, high : int or None
+        The smallest and largest values allowed.
+    meaning : str
+        What the value stands for, added to the message in brackets.
+
+    Returns
+    -------
+    int
+
+    Raises
+    ------
+    InvalidValueError
+        When ``value`` is not an integer or lies outside the range; the message names ``name``, the range
+        and ``value``.
+    """
+    if not is_int(value) or (low is not None and value < low) or (high is not None and value > high):
+        said = f" ({meaning})" if meaning else ""
+        raise InvalidValueError(f"{name} must be {_expected_int(low, high)}{said}, got {value!r}")
+    return int(value)
+
+
+def check_int(value: Any, name: str, low: int | None = None, high: int | None = None, *, meaning: str = "") -> int:
+    """Like :func:`int_in_range`, but a value that is no integer at all (a float, a bool, a string) raises
+    :class:`~tfprobe.errors.InvalidTypeError` naming its type; one out of range raises
+    :class:`~tfprobe.errors.InvalidValueError`."""
+    if not is_int(value):
+        raise InvalidTypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
+    return int_in_range(value, name, low, high, meaning=meaning)
+
+
 def positive_int(value: Any, name: str) -> int:
-    """``value`` as an int if it is a positive integer (not a bool), else a ValueError naming ``name``."""
-    if not _is_int(value) or value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
+    """``value`` as an int if it is a positive integer (not a bool), else an
+    :class:`~tfprobe.errors.InvalidValueError` naming ``name``."""
+    if not is_int(value) or value < 1:
+        raise InvalidValueError(f"{name} must be a positive int, got {value!r}")
     return int(value)
 
 
 def non_negative_int(value: Any, name: str, meaning: str = "") -> int:
-    """``value`` as an int if it is an integer >= 0 (not a bool), else a ValueError naming ``name`` (and
-    what it means)."""
-    if not _is_int(value) or value < 0:
-        said = f" ({meaning})" if meaning else ""
-        raise ValueError(f"{name} must be an int >= 0{said}, got {value!r}")
-    return int(value)
+    """``value`` as an int if it is an integer >= 0 (not a bool), else an
+    :class:`~tfprobe.errors.InvalidValueError` naming ``name`` (and what it means)."""
+    return int_in_range(value, name, 0, meaning=meaning)
 
 
 def shape_matches(shape: tuple[int | None, ...], expected: tuple[int | None, ...]) -> bool:
@@ -47,6 +113,8 @@ def _shape_and_dtype(images: Any) -> tuple[tuple[int | None, ...], np.dtype | No
         return array.shape, array.dtype
     dims = tuple(None if d is None else int(d) for d in (shape.as_list() if hasattr(shape, "as_list") else shape))
     if dtype is not None and not isinstance(dtype, np.dtype):
+        import tensorflow as tf
+
         dtype = tf.as_dtype(dtype).as_numpy_dtype if not isinstance(dtype, str) else np.dtype(dtype)
         dtype = np.dtype(dtype)
     return dims, dtype
@@ -56,6 +124,8 @@ def _concrete_values(images: Any) -> np.ndarray | None:
     """The values of ``images`` when they exist now (not a symbolic tensor)."""
     if isinstance(images, np.ndarray):
         return images
+    import tensorflow as tf
+
     if isinstance(images, tf.Tensor):
         return images.numpy() if tf.executing_eagerly() and hasattr(images, "numpy") else None
     if isinstance(images, (list, tuple)):

@@ -6,7 +6,7 @@ slice and called *inhibitory* when its negative weights outweigh its positive on
 sum(w > 0)``), else *excitatory*.  A Dense layer is the 1 x 1 case.  :meth:`Circuit.render` shows the filter
 and its strongest inputs as feature visualisations, the inputs as channels of the layer they come from.
 
-    circuit = Probe(model).circuit("block5_conv2", 2)
+    circuit = tfprobe.circuit(model, "block5_conv2", 2)
     print(circuit)                       # the top inputs, ranked
     circuit.excitatory(5)                # InputRecord(channel=..., rank=..., l2=..., kind="excitatory")
     circuit.render(k=5).input_images     # channel -> image
@@ -27,6 +27,8 @@ import numpy as np
 import tfprobe
 from tfprobe.atomic import staged
 from tfprobe.circuits.graph import Source, as_probe, check_weight_layer, find_layer, keras_source, recurrent_source
+from tfprobe.errors import ExistingOutputError, InvalidIndexError, InvalidTypeError, InvalidValueError
+from tfprobe.validation import check_int, is_int
 
 __all__ = ["KINDS", "Circuit", "InputRecord", "circuit", "input_records"]
 
@@ -98,11 +100,11 @@ def input_records(kernel: np.ndarray, channels: Sequence[int] | None = None) -> 
     """
     kernel = np.asarray(kernel)
     if kernel.ndim != 3:
-        raise ValueError(f"a filter's kernel must be (kh, kw, in_channels), got shape {kernel.shape}")
+        raise InvalidValueError(f"a filter's kernel must be (kh, kw, in_channels), got shape {kernel.shape}")
     count = kernel.shape[-1]
     channels = np.arange(count) if channels is None else np.asarray(channels, dtype=np.int64)
     if channels.shape != (count,):
-        raise ValueError(f"channels must give one index per kernel slice ({count}), got shape {channels.shape}")
+        raise InvalidValueError(f"channels must give one index per kernel slice ({count}), got shape {channels.shape}")
     l2 = np.sqrt(np.sum(np.square(kernel), axis=(0, 1)))
     order = np.lexsort((channels, -l2.astype(np.float64)))
     records = []
@@ -128,17 +130,16 @@ def input_records(kernel: np.ndarray, channels: Sequence[int] | None = None) -> 
 
 
 def _check_count(k: Any, available: int, what: str) -> int:
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)):
-        raise TypeError(f"{what} must be an int, got {type(k).__name__} {k!r}")
+    k = check_int(k, what)
     if not 1 <= k <= available:
-        raise ValueError(f"{what} must be between 1 and the {available} input channels, got {k}")
+        raise InvalidValueError(f"{what} must be between 1 and the {available} input channels, got {k}")
     return int(k)
 
 
 class Circuit:
     """A filter of a Conv2D or Dense layer and the input channels that drive it.
 
-    Made by :func:`circuit` or :meth:`tfprobe.Probe.circuit`.
+    Made by :func:`circuit`.
 
     Attributes
     ----------
@@ -217,13 +218,13 @@ class Circuit:
     def record(self, channel: int) -> InputRecord:
         """The record of one input channel."""
         if channel not in self._by_channel:
-            raise IndexError(self._channel_message(channel))
+            raise InvalidIndexError(self._channel_message(channel))
         return self._by_channel[channel]
 
     def kernel_of(self, channel: int) -> np.ndarray:
         """The filter's weights ``(kh, kw)`` on input channel ``channel``."""
-        if isinstance(channel, bool) or not isinstance(channel, (int, np.integer)) or channel not in self._slices:
-            raise IndexError(self._channel_message(channel))
+        if not is_int(channel) or channel not in self._slices:
+            raise InvalidIndexError(self._channel_message(channel))
         return self.kernel[:, :, self._slices[int(channel)]]
 
     def _channel_message(self, channel: Any) -> str:
@@ -319,9 +320,11 @@ class Circuit:
 
         folder = Path(folder)
         if folder.exists() and not folder.is_dir():
-            raise FileExistsError(f"{str(folder)!r} is a file, not a folder for the circuit")
+            raise ExistingOutputError(f"{str(folder)!r} is a file, not a folder for the circuit")
         if folder.is_dir() and any(folder.iterdir()) and not overwrite:
-            raise FileExistsError(f"folder {str(folder)!r} exists and is not empty: pass overwrite=True to replace it")
+            raise ExistingOutputError(
+                f"folder {str(folder)!r} exists and is not empty: pass overwrite=True to replace it"
+            )
         content = {**self.to_dict(), "tfprobe_version": tfprobe.__version__}
         with staged(folder, directory=True) as temporary:
             (temporary / "circuit.json").write_text(json.dumps(content, indent=2) + "\n", encoding="utf-8")
@@ -372,18 +375,25 @@ class Circuit:
         """
         from tfprobe import visualize as fv
 
-        chosen = [*self.excitatory(k), *self.inhibitory(k)] if channels is None else [
-            self.record(channel) for channel in channels  # checks each index
-        ]
+        chosen = (
+            [*self.excitatory(k), *self.inhibitory(k)]
+            if channels is None
+            else [
+                self.record(channel)
+                for channel in channels  # checks each index
+            ]
+        )
         if not chosen:
-            raise ValueError("channels is empty: give at least one input channel to render")
+            raise InvalidValueError("channels is empty: give at least one input channel to render")
         if self.input_layer is None:
-            raise ValueError(
+            raise InvalidValueError(
                 f"the input of {self.layer!r} is the model's image: its channels are pixels, with nothing to "
                 "render; look at the weights themselves (kernel_of(channel))"
             )
         if self._probe is None:
-            raise ValueError("this circuit was made without a model: build it with circuit(model, layer, filter)")
+            raise InvalidValueError(
+                "this circuit was made without a model: build it with circuit(model, layer, filter)"
+            )
         _, input_unit = self._units(timestep)
         options = {"steps": steps, "size": size, "recipe": recipe, "seed": seed, "progress": progress}
         options.update(render_options)
@@ -416,22 +426,23 @@ class Circuit:
 
         if not isinstance(self._probe.model, GainModulatedRNN):
             if timestep is not None:
-                raise ValueError(f"timestep is for the recurrent network; {self._probe.model.name!r} has none")
+                raise InvalidValueError(f"timestep is for the recurrent network; {self._probe.model.name!r} has none")
             logits = f"{self._filter_unit}.logits"
             filter_unit = logits if logits in self._probe.units else self._filter_unit
             return filter_unit, str(self.source.render_unit)
         steps = self._probe.model.timesteps
         t = 0 if timestep is None else timestep
-        if isinstance(t, bool) or not isinstance(t, (int, np.integer)) or not 0 <= t < steps:
-            raise ValueError(f"timestep must be an int in 0..{steps - 1} for this network, got {timestep!r}")
+        if not is_int(t) or not 0 <= t < steps:
+            raise InvalidValueError(f"timestep must be an int in 0..{steps - 1} for this network, got {timestep!r}")
         return self._filter_unit.format(t=int(t)), str(self.source.render_unit).format(t=int(t))
 
 
 def _check_filter(filter: Any, count: int, layer: str) -> int:
-    if isinstance(filter, bool) or not isinstance(filter, (int, np.integer)):
-        raise TypeError(f"filter must be an int, got {type(filter).__name__} {filter!r}")
+    filter = check_int(filter, "filter")
     if not 0 <= filter < count:
-        raise IndexError(f"filter {filter} out of range for layer {layer!r}: it has {count} filters (0..{count - 1})")
+        raise InvalidIndexError(
+            f"filter {filter} out of range for layer {layer!r}: it has {count} filters (0..{count - 1})"
+        )
     return int(filter)
 
 
@@ -443,7 +454,9 @@ def _filter_weights(layer: Any, name: str, filter: Any) -> tuple[int, np.ndarray
     if isinstance(layer, keras.layers.Dense):
         kernel = kernel[None, None]  # (1, 1, in, out)
     if kernel.ndim != 4:
-        raise TypeError(f"layer {name!r} has a kernel of shape {kernel.shape}; circuits need Conv2D or Dense kernels")
+        raise InvalidTypeError(
+            f"layer {name!r} has a kernel of shape {kernel.shape}; circuits need Conv2D or Dense kernels"
+        )
     outputs = kernel.shape[-1]
     index = _check_filter(filter, outputs, name)
     groups = int(getattr(layer, "groups", 1) or 1)
@@ -489,9 +502,9 @@ def circuit(model_or_probe: Any, layer: str, filter: int) -> Circuit:
         weights, source = recurrent_source(probe.model, layer)
         filter_unit = "logits" if layer == "fc2" else f"{layer}@t{{t}}"
     else:
-        weights = find_layer(probe._backend, layer)
+        weights = find_layer(probe, layer)
         check_weight_layer(weights, layer)
-        source = keras_source(probe._backend, layer)
+        source = keras_source(probe, layer)
         filter_unit = layer
     index, kernel, bias, channels = _filter_weights(weights, layer, filter)
     return Circuit(layer, index, kernel, bias, source, channels=channels, probe=probe, filter_unit=filter_unit)

@@ -31,7 +31,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfprobe.circuits.graph import as_probe, find_layer, inputs_of, producer
-from tfprobe.errors import NotComposableError
+from tfprobe.errors import InvalidTypeError, InvalidValueError, NotComposableError
 
 __all__ = ["NotComposableError", "expanded_weights", "receptive_field"]
 
@@ -157,17 +157,17 @@ def _upstream(tensor: Any, target: Any) -> bool:
     return False
 
 
-def _keras_path(units: Any, from_layer: str, to_layer: str) -> list[Any]:
+def _keras_path(probe: Any, from_layer: str, to_layer: str) -> list[Any]:
     """The layers from ``from_layer``'s output to ``to_layer`` (included), in order."""
     for name in (from_layer, to_layer):
-        layer = find_layer(units, name)
+        layer = find_layer(probe, name)
         if not isinstance(layer, keras.layers.Conv2D) or isinstance(layer, keras.layers.DepthwiseConv2D):
-            raise TypeError(
+            raise InvalidTypeError(
                 f"expanded weights go from a Conv2D layer to a Conv2D layer; {name!r} is a {type(layer).__name__}"
             )
-    start, end = units.tensors[from_layer], units.tensors[to_layer]
+    start, end = probe.tensors[from_layer], probe.tensors[to_layer]
     if start is end or not _upstream(end, start):
-        raise ValueError(f"{from_layer!r} is not upstream of {to_layer!r}: its output does not reach that layer")
+        raise InvalidValueError(f"{from_layer!r} is not upstream of {to_layer!r}: its output does not reach that layer")
     layers, tensor = [], end
     while tensor is not start:
         layer = producer(tensor)
@@ -185,7 +185,7 @@ def _keras_path(units: Any, from_layer: str, to_layer: str) -> list[Any]:
 def _recurrent_path(model: Any, from_layer: str, to_layer: str) -> list[_Linear]:
     """The recurrent network's feed-forward path conv1 -> (3 x 3 max pool) -> conv2."""
     if (from_layer, to_layer) != ("conv1", "conv2"):
-        raise ValueError(
+        raise InvalidValueError(
             "the recurrent network's expanded weights go from 'conv1' to 'conv2' (its only pair of feed-forward "
             f"convolutions); got {from_layer!r} -> {to_layer!r}"
         )
@@ -227,9 +227,9 @@ def expanded_weights(model: Any, from_layer: str, to_layer: str) -> np.ndarray:
         path = _recurrent_path(probe.model, from_layer, to_layer)
         channels = probe.model.conv1.filters
     else:
-        layers = _keras_path(probe._backend, from_layer, to_layer)
+        layers = _keras_path(probe, from_layer, to_layer)
         path = [linear_part(layer) for layer in layers[:-1]] + [_conv(layers[-1])]
-        channels = int(probe._backend.tensors[from_layer].shape[-1])
+        channels = int(probe.tensors[from_layer].shape[-1])
     (rows, columns), _ = _field(path)
     field = tf.zeros((1, rows, columns, channels), tf.float32)
     with tf.GradientTape() as tape:
@@ -262,5 +262,5 @@ def receptive_field(model: Any, from_layer: str, to_layer: str) -> tuple[tuple[i
     probe = as_probe(model)
     if isinstance(probe.model, GainModulatedRNN):
         return _field(_recurrent_path(probe.model, from_layer, to_layer))
-    layers = _keras_path(probe._backend, from_layer, to_layer)
+    layers = _keras_path(probe, from_layer, to_layer)
     return _field([linear_part(layer) for layer in layers[:-1]] + [_conv(layers[-1])])

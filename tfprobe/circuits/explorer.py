@@ -11,7 +11,7 @@ follows.
 Everything is inside the file: images are base64 PNG data URIs, the style sheet is inline, and there is no
 script, so the page opens anywhere, offline, and can be mailed or archived as is.  All text is escaped.
 
-    circuit = Probe(model).circuit("block5_conv2", 2).render(k=10)
+    circuit = tfprobe.circuit(model, "block5_conv2", 2).render(k=10)
     save_explorer(circuit, "block5_conv2_2.html", k=10)
 """
 
@@ -30,6 +30,7 @@ from matplotlib import colormaps
 from matplotlib.colors import Normalize, to_hex
 
 from tfprobe.atomic import check_destination, staged
+from tfprobe.errors import FolderNotFileError
 from tfprobe.figures.circuits import KERNEL_CMAP, chosen_inputs, display_image, kernel_limit
 
 __all__ = ["explorer_html", "save_explorer"]
@@ -246,7 +247,7 @@ def save_explorer(
         The file written.
     """
     if Path(path).is_dir():
-        raise IsADirectoryError(f"explorer page {str(path)!r} is a folder: give a file path such as 'circuit.html'")
+        raise FolderNotFileError(f"explorer page {str(path)!r} is a folder: give a file path such as 'circuit.html'")
     path = check_destination(path, overwrite=overwrite, what="explorer page")
     page = explorer_html(circuit, k, title=title)
     with staged(path) as temporary:

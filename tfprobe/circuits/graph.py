@@ -1,7 +1,7 @@
 """Finding a weight layer in a model and the layers that feed it.
 
-Keras models (functional, Sequential, nested applications) are read through the graph
-:class:`~tfprobe.probing.keras_graph.KerasGraphUnits` replays: unit names are layer names (nested ones as
+Keras models (functional, Sequential, nested applications) are read through the graph a
+:class:`~tfprobe.Probe` replays (:attr:`~tfprobe.Probe.tensors`): unit names are layer names (nested ones as
 ``"vgg16/block5_conv2"``), and each unit's tensor remembers the layer that made it and that layer's inputs.
 Walking back from a layer's input through layers that keep channels apart (pooling, elementwise activations,
 batch normalisation, dropout, padding, cropping, flatten, reshape) reaches the unit whose channels feed it.
@@ -18,6 +18,7 @@ from typing import Any
 
 import keras
 
+from tfprobe.errors import InvalidTypeError
 from tfprobe.models.architecture import stage_shapes
 from tfprobe.probing.units import unknown_unit
 
@@ -109,36 +110,37 @@ def inputs_of(tensor: Any) -> list[Any]:
     return list(node.input_tensors)
 
 
-def find_layer(units: Any, name: str) -> Any:
-    """The layer behind unit ``name`` of a Keras graph backend; unknown names suggest the closest ones."""
+def find_layer(probe: Any, name: str) -> Any:
+    """The layer behind unit ``name`` of a probe of a Keras model (read from :attr:`Probe.tensors`); unknown
+    names suggest the closest ones."""
     if not isinstance(name, str):
-        raise TypeError(f"layer must be a unit name (str), got {type(name).__name__} {name!r}")
-    if name not in units.tensors:
-        raise unknown_unit(name, [n for n in units.tensors if not n.endswith(".logits")], what="layer")
-    layer = producer(units.tensors[name])
+        raise InvalidTypeError(f"layer must be a unit name (str), got {type(name).__name__} {name!r}")
+    if name not in probe.tensors:
+        raise unknown_unit(name, [n for n in probe.tensors if not n.endswith(".logits")], what="layer")
+    layer = producer(probe.tensors[name])
     if layer is None:
-        raise TypeError(f"{name!r} is the model's input, not a layer with weights: name a Conv2D or Dense layer")
+        raise InvalidTypeError(f"{name!r} is the model's input, not a layer with weights: name a Conv2D or Dense layer")
     return layer
 
 
 def check_weight_layer(layer: Any, name: str) -> None:
     """Refuse layers whose kernels are not a circuit of this kind, saying which types are."""
     if isinstance(layer, keras.layers.DepthwiseConv2D):
-        raise TypeError(
+        raise InvalidTypeError(
             f"layer {name!r} is a DepthwiseConv2D: each of its filters reads one input channel, so it has no "
             "weights across input channels to rank; circuits are made of Conv2D and Dense layers"
         )
     if not isinstance(layer, WEIGHT_LAYERS):
-        raise TypeError(
+        raise InvalidTypeError(
             f"layer {name!r} is a {type(layer).__name__}, which has no kernel across input channels; "
             "circuits are made of Conv2D and Dense layers"
         )
 
 
-def keras_source(units: Any, name: str) -> Source:
+def keras_source(probe: Any, name: str) -> Source:
     """The unit whose channels feed weight layer ``name``, walking back through channel-keeping layers."""
-    names = {id(tensor): unit for unit, tensor in units.tensors.items()}
-    (tensor,) = inputs_of(units.tensors[name])[:1]
+    names = {id(tensor): unit for unit, tensor in probe.tensors.items()}
+    (tensor,) = inputs_of(probe.tensors[name])[:1]
     flattened: tuple[str, tuple[int, ...]] | None = None
     while True:
         layer = producer(tensor)
@@ -174,11 +176,11 @@ def recurrent_source(model: Any, name: str) -> tuple[Any, Source]:
     time step, concatenated).
     """
     if not isinstance(name, str):
-        raise TypeError(f"layer must be a layer name (str), got {type(name).__name__} {name!r}")
+        raise InvalidTypeError(f"layer must be a layer name (str), got {type(name).__name__} {name!r}")
     if name not in RECURRENT_LAYERS:
         projections = [p.layer_name(kind) for p in model.recurrent_projections for kind in model.flags.kinds]
         if name in projections:
-            raise TypeError(
+            raise InvalidTypeError(
                 f"{name!r} is a recurrent projection of the network (it modulates a stage rather than driving "
                 f"it); circuits are made of the feed-forward layers {', '.join(RECURRENT_LAYERS)}"
             )

@@ -26,7 +26,9 @@
 The parser is built without importing TensorFlow, so ``--help`` answers at once; a command that needs
 TensorFlow imports it with its native start-up logs silenced (``--verbose`` shows them).  Every command
 checks its arguments before working, writes nothing when it fails, and ends an expected error with one
-line and exit status 2 (usage) or 1 (data); ``--debug`` adds the traceback.
+line and exit status 2 (usage) or 1 (data); ``--debug`` adds the traceback.  Any other error is a bug: exit
+status 3, one line saying so and where its traceback was saved (``--debug`` prints it instead); see
+:mod:`tfprobe.cli.failures`.
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ from collections.abc import Sequence
 
 from tfprobe import __version__
 from tfprobe.cli import circuit, csf, data, network, probing, rnn, visualize
-from tfprobe.cli.failures import exit_status, one_line
+from tfprobe.cli.failures import DATA, UNEXPECTED, USAGE, exit_status, one_line, report_bug
 from tfprobe.cli.parsing import CommandParser
 
 __all__ = ["build_parser", "main"]
@@ -46,10 +48,16 @@ __all__ = ["build_parser", "main"]
 #: Commands that run without TensorFlow.
 _LIGHT_COMMANDS = {"data"}
 
+_EPILOG = (
+    f"exit status: 0 done; {USAGE} the command was used wrongly; {DATA} the data could not be used; "
+    f"{UNEXPECTED} an unexpected error (a bug: the traceback is saved to a file named on the error's line, "
+    "--debug prints it)"
+)
+
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``tfprobe`` parser (building it imports no TensorFlow)."""
-    parser = CommandParser(prog="tfprobe", description="Probe vision networks in TensorFlow / Keras.")
+    parser = CommandParser(prog="tfprobe", description="Probe vision networks in TensorFlow / Keras.", epilog=_EPILOG)
     parser.add_argument("--version", action="version", version=f"tfprobe {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=CommandParser)
     network.add_commands(commands)
@@ -64,6 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``tfprobe`` command; returns the exit status."""
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
     name = " ".join(filter(None, (args.command, getattr(args, "verb", None))))
     try:
@@ -78,7 +87,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as error:
         status = exit_status(error)
         if status is None:  # not an expected error: a bug, whose traceback is needed
-            raise
+            return report_bug(error, name, argv, debug=args.debug)
         if args.debug:
             traceback.print_exc()
         print(f"tfprobe {name}: error: {one_line(error)}", file=sys.stderr)

@@ -26,11 +26,11 @@ def _check(args: argparse.Namespace) -> None:
 
 
 def circuit(args: argparse.Namespace) -> int:
-    from tfprobe.probe import Probe
+    from tfprobe.circuits import circuit as circuit_of
 
     _check(args)
     model = models.load(args)
-    found = Probe(model).circuit(args.layer, args.filter)
+    found = circuit_of(model, args.layer, args.filter)
     if args.top > len(found.inputs):
         raise UsageError(f"--top {args.top} is more than the {len(found.inputs)} input channels of {args.layer!r}")
     print(found)

@@ -13,6 +13,7 @@ from typing import Any
 
 from tfprobe.cli.checks import check_existing, check_positive
 from tfprobe.cli.failures import UsageError
+from tfprobe.errors import InvalidValueError
 
 __all__ = ["APPLICATION_NAMES", "MODEL_HELP", "add_model_options", "application_name", "check_model", "load"]
 
@@ -97,7 +98,7 @@ def check_model(args: argparse.Namespace) -> None:
 
             try:
                 RecurrenceFlags.from_code(args.code)
-            except ValueError as error:
+            except InvalidValueError as error:
                 raise UsageError(f"--code: {error}") from None
         check_positive(args.timesteps, "--timesteps")
         check_positive(args.n_feats, "--n-feats")
@@ -109,7 +110,7 @@ def check_model(args: argparse.Namespace) -> None:
 
             try:
                 parse_rnn_spec(spec)
-            except ValueError as error:
+            except InvalidValueError as error:
                 raise UsageError(str(error)) from None
         return
     for name, flag in _RECURRENT_OPTIONS:

@@ -10,6 +10,7 @@ from tfprobe.cli import models
 from tfprobe.cli.checks import check_existing, check_output, check_positive
 from tfprobe.cli.failures import DataError, UsageError
 from tfprobe.cli.parsing import add_command
+from tfprobe.errors import InvalidValueError
 
 PREPROCESS_CHOICES = ("auto", "none", *models.APPLICATION_NAMES)
 _POOL_HELP = "none (default), mean, max, K or mean:K / max:K (adaptive pooling to KxK)"
@@ -101,9 +102,10 @@ def act(args: argparse.Namespace) -> int:
     scale, family, scale_text, preprocessing = _preparation(args)
     stimuli, ids, note = _open_stimuli(args.stimuli, probe.input_shape, scale)
     if family is not None:
-        from tfprobe.models.loading import APPLICATIONS
+        from tfprobe.models.preprocessing import family_mode, preprocess_pixels
 
-        stimuli = Transformed(stimuli, APPLICATIONS[family].preprocess_input)
+        mode = family_mode(family)
+        stimuli = Transformed(stimuli, lambda pixels: preprocess_pixels(pixels, mode))
     print(f"{type(model).__name__} {model.name}: {len(stimuli)} stimuli from {args.stimuli}, {len(units)} units")
     if note:
         print(f"  {note}")
@@ -178,7 +180,7 @@ def _check_decode(args: argparse.Namespace) -> None:
     if args.figure is not None:
         try:
             check_figure_format(args.figure)
-        except ValueError as error:
+        except InvalidValueError as error:
             raise UsageError(f"--figure {error}") from None
     if args.figure_target and not args.figure:
         raise UsageError("--figure-target names the label shown in --figure; give --figure too")

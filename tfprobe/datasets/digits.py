@@ -80,6 +80,8 @@ from tfprobe.datasets.idx import (
     read_idx_images,
     read_idx_labels,
 )
+from tfprobe.errors import InvalidValueError
+from tfprobe.validation import check_int
 
 __all__ = [
     "DEBIAN_FASHION_MNIST_DIR",
@@ -427,8 +429,7 @@ def _splits(dataset: _Dataset, found: _Found, allow_single_split: bool, seed: in
 def _load(
     dataset: _Dataset, data_dir: str | os.PathLike[str] | None, allow_single_split: bool, seed: int
 ) -> ImageSplits:
-    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)):
-        raise TypeError(f"seed must be an int, got {type(seed).__name__} {seed!r}")
+    seed = check_int(seed, "seed")
     if data_dir is not None:
         try:
             found = _read_idx_dir(Path(data_dir))
@@ -595,7 +596,7 @@ def survey(name: str) -> DataSurvey:
         Prints as the table ``tfprobe data`` shows.
     """
     if name not in _DATASETS:
-        raise ValueError(f"expected a data set among {', '.join(_DATASETS)}, got {name!r}")
+        raise InvalidValueError(f"expected a data set among {', '.join(_DATASETS)}, got {name!r}")
     dataset, loader = _DATASETS[name]
     reports = tuple(_report(source, dataset) for source in SOURCES)
     test_only = next((r for r in reports if r.status == "test split only"), None)

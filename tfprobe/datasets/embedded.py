@@ -11,7 +11,7 @@ import hashlib
 from pathlib import Path
 
 from tfprobe._assets import asset_path
-from tfprobe.errors import EmbeddedDataError
+from tfprobe.errors import EmbeddedDataError, InvalidValueError
 
 __all__ = ["EMBEDDED_SHA256", "EmbeddedDataError", "embedded_dir", "sha256_of"]
 
@@ -52,7 +52,7 @@ def embedded_dir(folder: str) -> Path:
         A file is missing.
     """
     if folder not in EMBEDDED_SHA256:
-        raise ValueError(f"expected an embedded data set among {sorted(EMBEDDED_SHA256)}, got {folder!r}")
+        raise InvalidValueError(f"expected an embedded data set among {sorted(EMBEDDED_SHA256)}, got {folder!r}")
     directory = asset_path("data", folder)
     for name, expected in EMBEDDED_SHA256[folder].items():
         path = asset_path("data", folder, name)

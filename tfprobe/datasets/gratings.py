@@ -21,6 +21,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from tfprobe.errors import InvalidValueError
+from tfprobe.validation import int_in_range, is_int
+
 __all__ = [
     "csf_frequencies",
     "grating_orientations",
@@ -35,21 +38,23 @@ MIN_SIZE = 8
 
 def _size(size: int | Sequence[int]) -> tuple[int, int]:
     """``size`` as (height, width), each an int >= MIN_SIZE."""
-    pair = (size, size) if isinstance(size, (int, np.integer)) and not isinstance(size, bool) else tuple(size)
-    if len(pair) != 2 or not all(isinstance(s, (int, np.integer)) and not isinstance(s, bool) for s in pair):
-        raise ValueError(f"size must be an int or (height, width) of ints, got {size!r}")
+    pair = (size, size) if is_int(size) else tuple(size)
+    if len(pair) != 2 or not all(is_int(s) for s in pair):
+        raise InvalidValueError(f"size must be an int or (height, width) of ints, got {size!r}")
     if min(pair) < MIN_SIZE:
-        raise ValueError(f"size must be at least {MIN_SIZE} pixels on each side, got {tuple(int(s) for s in pair)}")
+        raise InvalidValueError(
+            f"size must be at least {MIN_SIZE} pixels on each side, got {tuple(int(s) for s in pair)}"
+        )
     return int(pair[0]), int(pair[1])
 
 
 def _check_frequency(frequency: float | np.ndarray, width: int) -> np.ndarray:
     values = np.asarray(frequency, dtype=np.float64)
     if not np.all(np.isfinite(values)) or np.any(values < 0):
-        raise ValueError(f"spatial frequency must be finite and >= 0 cycles per image, got {frequency!r}")
+        raise InvalidValueError(f"spatial frequency must be finite and >= 0 cycles per image, got {frequency!r}")
     nyquist = width / 2
     if np.any(values > nyquist):
-        raise ValueError(
+        raise InvalidValueError(
             f"spatial frequency {float(values.max()):g} cycles per image is above the Nyquist limit of a "
             f"{width}-pixel-wide image ({nyquist:g} cycles per image, a 2-pixel period)"
         )
@@ -59,7 +64,7 @@ def _check_frequency(frequency: float | np.ndarray, width: int) -> np.ndarray:
 def _check_contrast(contrast: float | np.ndarray) -> np.ndarray:
     values = np.asarray(contrast, dtype=np.float64)
     if not np.all(np.isfinite(values)) or np.any(values < 0) or np.any(values > 1):
-        raise ValueError(f"contrast must be in [0, 1], got {contrast!r}")
+        raise InvalidValueError(f"contrast must be in [0, 1], got {contrast!r}")
     return values
 
 
@@ -127,7 +132,7 @@ def square_grating(
     image = mean + 0.5 * float(contrast) * np.where(carrier > 0, 1.0, -1.0)
     if patch:
         if not 0 < patch_radius:
-            raise ValueError(f"patch_radius must be > 0 (a fraction of the width), got {patch_radius!r}")
+            raise InvalidValueError(f"patch_radius must be > 0 (a fraction of the width), got {patch_radius!r}")
         rows, columns = np.mgrid[0:height, 0:width]
         centre_row, centre_column = patch_centre[0] * height, patch_centre[1] * width
         inside = np.hypot(rows - centre_row, columns - centre_column) < patch_radius * width
@@ -185,11 +190,11 @@ def sinusoidal_gratings(
     """
     height, width = _size(size)
     if envelope not in ("gaussian", None):
-        raise ValueError(f"envelope must be 'gaussian' or None, got {envelope!r}")
+        raise InvalidValueError(f"envelope must be 'gaussian' or None, got {envelope!r}")
     if channels not in (1, 3):
-        raise ValueError(f"channels must be 1 or 3, got {channels!r}")
+        raise InvalidValueError(f"channels must be 1 or 3, got {channels!r}")
     if not sigma > 0:
-        raise ValueError(f"sigma must be > 0 (a fraction of the image side), got {sigma!r}")
+        raise InvalidValueError(f"sigma must be > 0 (a fraction of the image side), got {sigma!r}")
     frequency, orientation, contrast, phase = np.broadcast_arrays(
         np.atleast_1d(_check_frequency(frequency, width)),
         np.atleast_1d(np.asarray(orientation, dtype=np.float64)),
@@ -197,7 +202,7 @@ def sinusoidal_gratings(
         np.atleast_1d(np.asarray(phase, dtype=np.float64)),
     )
     if frequency.ndim != 1:
-        raise ValueError("frequency, orientation, contrast and phase must be numbers or 1-D arrays")
+        raise InvalidValueError("frequency, orientation, contrast and phase must be numbers or 1-D arrays")
     carrier = _carrier(height, width, frequency, orientation, phase)
     if envelope == "gaussian":
         carrier = carrier * _gaussian_envelope(height, width, sigma)[None]
@@ -216,15 +221,16 @@ def sinusoidal_grating(
     """One sinusoidal grating, (height, width, channels) float32; see :func:`sinusoidal_gratings`."""
     for name, value in (("frequency", frequency), ("orientation", orientation), ("contrast", contrast)):
         if np.ndim(value) != 0:
-            raise ValueError(f"{name} must be one number here (use sinusoidal_gratings for a batch), got {value!r}")
+            raise InvalidValueError(
+                f"{name} must be one number here (use sinusoidal_gratings for a batch), got {value!r}"
+            )
     return sinusoidal_gratings(size, frequency, orientation, contrast, **options)[0]
 
 
 def grating_orientations(n: int = 13) -> np.ndarray:
     """``n`` orientations evenly from 0 to pi inclusive (the lab's 13: steps of pi / 12)."""
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise ValueError(f"n must be an int >= 1, got {n!r}")
-    return np.linspace(0.0, math.pi, int(n)) if n > 1 else np.zeros(1)
+    n = int_in_range(n, "n", 1)
+    return np.linspace(0.0, math.pi, n) if n > 1 else np.zeros(1)
 
 
 def csf_frequencies(size: int) -> np.ndarray:
@@ -232,5 +238,5 @@ def csf_frequencies(size: int) -> np.ndarray:
     ``size / 2`` (1, 2, 4, 7, 8, 14, 16, 28, 32, 56, 112 for 224)."""
     height, width = _size(size)
     if height != width:
-        raise ValueError(f"csf_frequencies takes one side (square images), got {size!r}")
+        raise InvalidValueError(f"csf_frequencies takes one side (square images), got {size!r}")
     return np.array([f for f in range(1, width // 2 + 1) if width % f == 0], dtype=np.float64)

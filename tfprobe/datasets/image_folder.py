@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import zipfile
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -20,11 +20,14 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from tfprobe.datasets.idx import DatasetFileError, DatasetNotFoundError
+from tfprobe.errors import InvalidIndexError, InvalidValueError, MissingFileError
 
 __all__ = ["IMAGE_SUFFIXES", "ArrayFile", "ImageFolder", "Transformed"]
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 _CHANNEL_MODES = {1: "L", 3: "RGB"}
+#: Resampling filters by name (PIL's; ``keras.utils.load_img`` uses the same names).
+_RESAMPLING = {member.name.lower(): member for member in Image.Resampling}
 _MODE_NAMES = {
     "L": "grayscale",
     "1": "black-and-white",
@@ -44,29 +47,40 @@ def _rows(key: Any, n: int) -> tuple[range | list[int], bool]:
     if isinstance(key, (int, np.integer)):
         index = int(key) + (n if key < 0 else 0)
         if not 0 <= index < n:
-            raise IndexError(f"stimulus index {key} out of range for {n} stimuli")
+            raise InvalidIndexError(f"stimulus index {key} out of range for {n} stimuli")
         return [index], True
     if isinstance(key, slice):
         return range(*key.indices(n)), False
     index = np.asarray(key)
     if index.dtype.kind in "iu" and index.ndim == 1:
         return [int(i) + (n if i < 0 else 0) for i in index], False
-    raise IndexError(f"index stimuli with an int, a slice or 1-D ints, got {key!r}")
+    raise InvalidIndexError(f"index stimuli with an int, a slice or 1-D ints, got {key!r}")
 
 
 class ImageFolder:
     """The images of a folder (sorted by name) as float32 ``(n, height, width, channels)``, read on demand.
 
+    :meth:`from_files` reads a list of image files the same way.
+
     Parameters
     ----------
     folder : path
     size : (height, width), optional
-        Resize every image to this size (bilinear; ``keras.utils.load_img`` and ``tfprobe.models.load_images``
-        default to nearest); default: all images must share one size.
+        Resize every image to this size (with ``interpolation``); default: all images must share one size.
     channels : {1, 3}
         Grayscale or RGB (images in other modes are converted).
     scale : float
         Pixel values are ``8-bit value / 255 * scale``: 1 gives [0, 1], 255 gives [0, 255].
+    interpolation : str
+        Resampling filter: ``"nearest"``, ``"bilinear"`` (default), ``"bicubic"``, ``"hamming"``, ``"box"`` or
+        ``"lanczos"`` (``keras.utils.load_img`` and ``tfprobe.models.load_images`` default to nearest).
+
+    Attributes
+    ----------
+    folder : Path or None
+        The folder (None when made by :meth:`from_files`).
+    files : list of Path
+        The image files, in the order they are read.
 
     Raises
     ------
@@ -75,7 +89,7 @@ class ImageFolder:
     DatasetFileError
         A file that does not open as an image (named).
     ValueError
-        Differing sizes without ``size``.
+        Differing sizes without ``size``, an unknown ``channels`` or ``interpolation``.
     """
 
     def __init__(
@@ -84,15 +98,56 @@ class ImageFolder:
         size: tuple[int, int] | None = None,
         channels: int = 3,
         scale: float = 1.0,
+        *,
+        interpolation: str = "bilinear",
     ) -> None:
-        self.folder = Path(folder)
+        self.folder: Path | None = Path(folder)
         if not self.folder.is_dir():
             raise DatasetNotFoundError(f"stimulus folder {str(self.folder)!r} does not exist")
-        if channels not in _CHANNEL_MODES:
-            raise ValueError(f"channels must be 1 (grayscale) or 3 (RGB), got {channels}")
-        self.files = sorted(p for p in self.folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-        if not self.files:
+        files = sorted(p for p in self.folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+        if not files:
             raise DatasetNotFoundError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in {self.folder}")
+        self._open(files, size, channels, scale, interpolation)
+
+    @classmethod
+    def from_files(
+        cls,
+        files: str | os.PathLike[str] | Iterable[str | os.PathLike[str]],
+        size: tuple[int, int] | None = None,
+        channels: int = 3,
+        scale: float = 1.0,
+        *,
+        interpolation: str = "bilinear",
+    ) -> ImageFolder:
+        """Image files (of any image format PIL reads, in the order given) read as a folder's are.
+
+        Raises
+        ------
+        MissingFileError
+            A file that does not exist (named).
+        ValueError
+            No files; otherwise as :class:`ImageFolder`.
+        """
+        paths = [Path(f) for f in ([files] if isinstance(files, (str, os.PathLike)) else files)]
+        if not paths:
+            raise InvalidValueError("expected at least one image file, got none")
+        missing = [str(p) for p in paths if not p.is_file()]
+        if missing:
+            raise MissingFileError(f"image file {missing[0]!r} does not exist")
+        reader = cls.__new__(cls)
+        reader.folder = None
+        reader._open(paths, size, channels, scale, interpolation)
+        return reader
+
+    def _open(
+        self, files: list[Path], size: tuple[int, int] | None, channels: int, scale: float, interpolation: str
+    ) -> None:
+        """Check the options and read every file's header (no pixels)."""
+        if channels not in _CHANNEL_MODES:
+            raise InvalidValueError(f"channels must be 1 (grayscale) or 3 (RGB), got {channels}")
+        if interpolation not in _RESAMPLING:
+            raise InvalidValueError(f"interpolation must be one of {', '.join(_RESAMPLING)}, got {interpolation!r}")
+        self.files, self.interpolation = files, interpolation
         self.channels, self.scale = channels, float(scale)
         self.modes, self.sizes = [], []
         for file in self.files:
@@ -104,7 +159,7 @@ class ImageFolder:
                 raise DatasetFileError(f"cannot read image {file}: {' '.join(str(error).split())}") from None
         if size is None and len(set(self.sizes)) > 1:
             other = next(i for i, s in enumerate(self.sizes) if s != self.sizes[0])
-            raise ValueError(
+            raise InvalidValueError(
                 f"{self.files[other].name} is {self.sizes[other][1]}x{self.sizes[other][0]} but {self.files[0].name} "
                 f"is {self.sizes[0][1]}x{self.sizes[0][0]}: give a size to resize them to"
             )
@@ -134,9 +189,9 @@ class ImageFolder:
             with Image.open(file) as image:
                 image = image.convert(_CHANNEL_MODES[self.channels])
                 if image.size[::-1] != self.size:
-                    image = image.resize((self.size[1], self.size[0]), Image.Resampling.BILINEAR)
+                    image = image.resize((self.size[1], self.size[0]), _RESAMPLING[self.interpolation])
                 array = np.asarray(image, dtype=np.float32)
-        except (UnidentifiedImageError, OSError) as error:
+        except (UnidentifiedImageError, OSError, ValueError) as error:
             raise DatasetFileError(f"cannot read image {file}: {' '.join(str(error).split())}") from None
         return array.reshape(*self.size, self.channels) * (self.scale / 255.0)
 
@@ -174,7 +229,7 @@ class ArrayFile:
         if not self.path.is_file():
             raise DatasetNotFoundError(f"stimulus file {str(self.path)!r} does not exist")
         if self.path.suffix not in (".npy", ".npz"):
-            raise ValueError(f"stimulus file {self.path} must be .npy or .npz (or give a folder of images)")
+            raise InvalidValueError(f"stimulus file {self.path} must be .npy or .npz (or give a folder of images)")
         self.member: str | None = None
         self.ids: np.ndarray | None = None
         try:

@@ -33,6 +33,7 @@ from tfprobe.datasets.scene_objects import ObjectImages
 from tfprobe.datasets.scene_render import CHUNK_SCENES, composite, render_scene_objects
 from tfprobe.datasets.scenes import Scenes, scene_labels
 from tfprobe.datasets.splines import zoom_images, zoom_rotate
+from tfprobe.errors import InvalidValueError
 
 PERTURBATIONS = ("x", "y", "orientation", "scale", "category_same_domain", "category_other_domain")
 SWAPS = ("original", "corrected")
@@ -82,7 +83,7 @@ class PerturbedScenes:
 
 def check_swap(swap: str) -> None:
     if swap not in SWAPS:
-        raise ValueError(f"swap must be one of {', '.join(map(repr, SWAPS))}, got {swap!r}")
+        raise InvalidValueError(f"swap must be one of {', '.join(map(repr, SWAPS))}, got {swap!r}")
 
 
 def draw_replacements(rng: np.random.Generator, layout: SceneLayout, objects: ObjectImages) -> Replacements:
@@ -94,7 +95,7 @@ def draw_replacements(rng: np.random.Generator, layout: SceneLayout, objects: Ob
     for d, name in enumerate(("digits", "fashion")):
         present = objects.labels[d * objects.n_digits : d * objects.n_digits + counts[d]]
         if (domain == d).any() and np.unique(present).size < 2:
-            raise ValueError(f"category swaps within a domain need at least two classes of {name}; got only one")
+            raise InvalidValueError(f"category swaps within a domain need at least two classes of {name}; got only one")
     same = rng.integers(0, counts[domain])
     redo = objects.labels[objects.stack_index(domain, same)] == label
     while redo.any():

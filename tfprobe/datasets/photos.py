@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tfprobe._assets import asset_path
+from tfprobe.errors import InvalidKeyError
 
 __all__ = ["PHOTOS", "photo_path", "photo_paths"]
 
@@ -37,7 +38,7 @@ def photo_path(name: str) -> Path:
         ``assets/photos/<name>.jpg``.
     """
     if name not in PHOTOS:
-        raise KeyError(f"no shipped photo {name!r}: expected one of {', '.join(PHOTOS)}")
+        raise InvalidKeyError(f"no shipped photo {name!r}: expected one of {', '.join(PHOTOS)}")
     return asset_path("photos", f"{name}.jpg")
 
 

@@ -8,6 +8,7 @@ import numpy as np
 
 from tfprobe.datasets.digits import Split
 from tfprobe.datasets.scene_layout import OBJECT_SIDE
+from tfprobe.errors import InvalidTypeError, InvalidValueError
 
 ObjectSource = Split | tuple[np.ndarray, np.ndarray]
 
@@ -17,25 +18,27 @@ def _check_images(name: str, images: object) -> np.ndarray:
     if array.ndim == 4 and array.shape[-1] == 1:
         array = array[..., 0]
     if array.ndim != 3 or array.shape[1:] != (OBJECT_SIDE, OBJECT_SIDE) or len(array) == 0:
-        raise ValueError(f"{name} images must be an array (N, 28, 28) with N >= 1, got shape {array.shape}")
+        raise InvalidValueError(f"{name} images must be an array (N, 28, 28) with N >= 1, got shape {array.shape}")
     if array.dtype == np.uint8:
         return array
     if not np.issubdtype(array.dtype, np.floating):
-        raise TypeError(f"{name} images must be uint8 (0-255) or float in [0, 1], got dtype {array.dtype}")
+        raise InvalidTypeError(f"{name} images must be uint8 (0-255) or float in [0, 1], got dtype {array.dtype}")
     low, high = float(np.min(array)), float(np.max(array))
     if not (0.0 <= low and high <= 1.0):  # also catches NaN
-        raise ValueError(f"{name} images are float, so they must lie in [0, 1]; got values from {low} to {high}")
+        raise InvalidValueError(f"{name} images are float, so they must lie in [0, 1]; got values from {low} to {high}")
     return array.astype(np.float64)
 
 
 def _check_labels(name: str, labels: object, n: int) -> np.ndarray:
     array = np.asarray(labels)
     if array.ndim != 1 or len(array) != n:
-        raise ValueError(f"{name} labels must be a vector of {n} class indices (one per image), got {array.shape}")
+        raise InvalidValueError(
+            f"{name} labels must be a vector of {n} class indices (one per image), got {array.shape}"
+        )
     if not np.issubdtype(array.dtype, np.integer):
-        raise TypeError(f"{name} labels must be integers 0-9, got dtype {array.dtype}")
+        raise InvalidTypeError(f"{name} labels must be integers 0-9, got dtype {array.dtype}")
     if array.min() < 0 or array.max() > 9:
-        raise ValueError(f"{name} labels must lie in 0-9, got values from {array.min()} to {array.max()}")
+        raise InvalidValueError(f"{name} labels must lie in 0-9, got values from {array.min()} to {array.max()}")
     return array.astype(np.int64)
 
 
@@ -46,12 +49,14 @@ def _unpack(name: str, source: ObjectSource) -> tuple[np.ndarray, np.ndarray]:
         images, labels = source
     else:
         kind = type(source).__name__
-        raise TypeError(f"{name} must be a tfprobe.datasets.Split or a tuple (images, labels), got {kind}")
+        raise InvalidTypeError(f"{name} must be a tfprobe.datasets.Split or a tuple (images, labels), got {kind}")
     images = _check_images(name, images)
     labels = _check_labels(name, labels, len(images))
     blank = np.flatnonzero(images.reshape(len(images), -1).max(axis=1) == 0)
     if blank.size:
-        raise ValueError(f"{name} image {int(blank[0])} is blank (all zero); objects need some ink to be normalised")
+        raise InvalidValueError(
+            f"{name} image {int(blank[0])} is blank (all zero); objects need some ink to be normalised"
+        )
     return images, labels
 
 

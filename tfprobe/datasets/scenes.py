@@ -22,7 +22,8 @@ from tfprobe.datasets.digits import load_fashion_mnist, load_mnist
 from tfprobe.datasets.scene_layout import CANVAS_SIDE, SceneLayout, draw_layout
 from tfprobe.datasets.scene_objects import ObjectImages, ObjectSource
 from tfprobe.datasets.scene_render import render_layout
-from tfprobe.validation import non_negative_int
+from tfprobe.errors import InvalidTypeError, InvalidValueError
+from tfprobe.validation import is_int, non_negative_int
 
 if TYPE_CHECKING:
     from tfprobe.datasets.perturbations import PerturbedScenes
@@ -99,17 +100,17 @@ def as_generator(seed: int | np.random.Generator) -> np.random.Generator:
     """A numpy Generator from an int seed (or the Generator itself); anything else is refused."""
     if isinstance(seed, np.random.Generator):
         return seed
-    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)):
-        raise TypeError(f"seed must be an int or a numpy.random.Generator, got {type(seed).__name__} {seed!r}")
+    if not is_int(seed):
+        raise InvalidTypeError(f"seed must be an int or a numpy.random.Generator, got {type(seed).__name__} {seed!r}")
     return np.random.default_rng(int(seed))
 
 
 def check_count(n: object, what: str = "n") -> int:
     """``n`` as a positive int, or a clear error."""
-    if isinstance(n, (bool, np.bool_)) or not isinstance(n, (int, np.integer)):
-        raise TypeError(f"{what} must be a positive int, got {type(n).__name__} {n!r}")
+    if not is_int(n):
+        raise InvalidTypeError(f"{what} must be a positive int, got {type(n).__name__} {n!r}")
     if n <= 0:
-        raise ValueError(f"{what} must be a positive int, got {n}")
+        raise InvalidValueError(f"{what} must be a positive int, got {n}")
     return int(n)
 
 
@@ -150,7 +151,7 @@ class ClutteredScenes:
         allow_single_split: bool = False,
     ) -> None:
         if split not in SPLITS:
-            raise ValueError(f"split must be one of {', '.join(map(repr, SPLITS))}, got {split!r}")
+            raise InvalidValueError(f"split must be one of {', '.join(map(repr, SPLITS))}, got {split!r}")
         self.split = split
         self._rng = as_generator(seed)
         #: Where the objects of each data set came from (``ImageSplits.source``, or "given by the caller").
@@ -291,5 +292,5 @@ class ClutteredScenes:
         keys = (targets,) if isinstance(targets, str) else tuple(targets)
         unknown = [key for key in keys if key not in LABEL_KEYS]
         if unknown or not keys:
-            raise ValueError(f"targets must be label keys among {', '.join(LABEL_KEYS)}; got {targets!r}")
+            raise InvalidValueError(f"targets must be label keys among {', '.join(LABEL_KEYS)}; got {targets!r}")
         return keys

@@ -17,6 +17,8 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from tfprobe.datasets.gratings import MIN_SIZE
+from tfprobe.errors import InvalidIndexError, InvalidValueError
+from tfprobe.validation import int_in_range
 
 __all__ = ["SHAPES", "ContrastPairs", "adjust_contrast", "random_shape"]
 
@@ -34,7 +36,7 @@ def adjust_contrast(images: np.ndarray, contrast: float | np.ndarray) -> np.ndar
     images = np.asarray(images, dtype=np.float32)
     contrast = np.asarray(contrast, dtype=np.float32)
     if not np.all(np.isfinite(contrast)) or np.any(contrast < 0) or np.any(contrast > 1):
-        raise ValueError(f"contrast must be in [0, 1], got {contrast!r}")
+        raise InvalidValueError(f"contrast must be in [0, 1], got {contrast!r}")
     contrast = contrast.reshape(contrast.shape + (1,) * (images.ndim - contrast.ndim))
     return (1 - contrast) / 2 + contrast * images
 
@@ -93,14 +95,12 @@ class ContrastPairs:
 
     def __post_init__(self) -> None:
         for name in ("n", "size"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-                raise ValueError(f"{name} must be an int >= 1, got {value!r}")
+            int_in_range(getattr(self, name), name, 1)
         if self.size < MIN_SIZE:
-            raise ValueError(f"size must be at least {MIN_SIZE} pixels, got {self.size}")
+            raise InvalidValueError(f"size must be at least {MIN_SIZE} pixels, got {self.size}")
         low, high = self.contrast_range
         if not 0 <= low < high <= 1:
-            raise ValueError(
+            raise InvalidValueError(
                 f"contrast_range must be (low, high) with 0 <= low < high <= 1, got {self.contrast_range!r}"
             )
 
@@ -112,7 +112,7 @@ class ContrastPairs:
         (k,) int64 (1 when the second image has the higher contrast) and contrasts (k, 2)."""
         indices = np.asarray(indices, dtype=np.int64).reshape(-1)
         if indices.size and (indices.min() < 0 or indices.max() >= self.n):
-            raise IndexError(f"pair indices must be in [0, {self.n}), got {indices.min()}..{indices.max()}")
+            raise InvalidIndexError(f"pair indices must be in [0, {self.n}), got {indices.min()}..{indices.max()}")
         first = np.empty((indices.size, self.size, self.size, 3), np.float32)
         second = np.empty_like(first)
         contrasts = np.empty((indices.size, 2), np.float32)
@@ -139,8 +139,7 @@ class ContrastPairs:
         """
         import tensorflow as tf
 
-        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-            raise ValueError(f"batch_size must be an int >= 1, got {batch_size!r}")
+        batch_size = int_in_range(batch_size, "batch_size", 1)
         side = self.size
 
         def render(indices: np.ndarray) -> list[np.ndarray]:

@@ -17,6 +17,7 @@ from tfprobe.decoding.solvers import ColumnLayout, SolverOptions, fit_predict
 from tfprobe.decoding.splits import Fold, HoldOut, resolve_folds
 from tfprobe.errors import DecodingInputError
 from tfprobe.progress import ProgressBar
+from tfprobe.validation import is_int
 
 #: Built-in classifiers (any object with ``fit`` and ``predict`` works too).
 CLASSIFIERS = ("logistic", "svm")
@@ -54,7 +55,7 @@ def _check_options(classifier: object, C: float, pca: int | None) -> None:
         )
     if not (np.isscalar(C) and np.isfinite(C) and C > 0):
         raise DecodingInputError(f"C must be a positive number, got {C!r}")
-    if pca is not None and (isinstance(pca, bool) or int(pca) != pca or pca < 1):
+    if pca is not None and not (is_int(pca) and pca >= 1):
         raise DecodingInputError(f"pca must be None or a positive int number of components, got {pca!r}")
 
 

@@ -12,6 +12,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from tfprobe.atomic import check_destination, staged
+from tfprobe.errors import InvalidKeyError, InvalidValueError
 
 
 class Score(NamedTuple):
@@ -59,7 +60,7 @@ class DecodingResult:
         object.__setattr__(self, "majority", np.asarray(self.majority, dtype=float))
         expected = (len(self.units), len(self.targets))
         if scores.ndim != 3 or scores.shape[:2] != expected:
-            raise ValueError(
+            raise InvalidValueError(
                 f"scores must have shape (n_units, n_targets, n_folds) = {expected} + (k,), got {scores.shape}"
             )
 
@@ -87,12 +88,12 @@ class DecodingResult:
         try:
             return list(names).index(name)
         except ValueError:
-            raise KeyError(f"no {what} {name!r}; the {what}s are {', '.join(names)}") from None
+            raise InvalidKeyError(f"no {what} {name!r}; the {what}s are {', '.join(names)}") from None
 
     def __getitem__(self, key: tuple[str, str]) -> Score:
         """``result[unit, target]`` -> :class:`Score` (mean, sem, folds)."""
         if not (isinstance(key, tuple) and len(key) == 2):
-            raise KeyError(f"index a DecodingResult by (unit, target), got {key!r}")
+            raise InvalidKeyError(f"index a DecodingResult by (unit, target), got {key!r}")
         u = self._index(self.units, key[0], "unit")
         t = self._index(self.targets, key[1], "target")
         return Score(float(self.mean[u, t]), float(self.sem[u, t]), self.scores[u, t].copy())

@@ -31,6 +31,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import tensorflow as tf
 
+from tfprobe.errors import InvalidValueError
+
 LOSSES = ("logistic", "svm")
 _ARMIJO = 1e-4
 _STEPS = 20  # step lengths tried: 1, 1/2, ..., 2^-19
@@ -59,7 +61,7 @@ class ColumnLayout:
 
     def __post_init__(self) -> None:
         if self.loss not in LOSSES:
-            raise ValueError(f"loss must be one of {LOSSES}, got {self.loss!r}")
+            raise InvalidValueError(f"loss must be one of {LOSSES}, got {self.loss!r}")
         width = max(self.n_classes)
         targets, classes, slots = [], [], []
         slot_column = np.zeros((len(self.n_classes), width), np.int32)

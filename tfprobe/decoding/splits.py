@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from tfprobe.errors import DecodingInputError
+from tfprobe.validation import is_int
 
 Fold = tuple[np.ndarray, np.ndarray]
 
@@ -94,7 +95,7 @@ def resolve_folds(cv: object, stratify: np.ndarray, seed: int | np.random.Genera
     n = len(stratify)
     if isinstance(cv, HoldOut):
         return cv.split(n), cv.describe()
-    if isinstance(cv, (int, np.integer)) and not isinstance(cv, bool):
+    if is_int(cv):
         return stratified_kfold(stratify, int(cv), seed), f"StratifiedKFold(k={int(cv)}, seed={seed})"
     if isinstance(cv, Sequence) and not isinstance(cv, (str, bytes)):
         return explicit_folds(cv, n), f"explicit ({len(cv)} folds)"

@@ -16,9 +16,10 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from tfprobe.datasets.scenes import CATEGORY_NAMES
+from tfprobe.errors import InvalidTypeError, InvalidValueError
 from tfprobe.figures.saving import check_figure_format, save_figure
 from tfprobe.models.architecture import IMAGE_SIZE, N_CLASSES, STAGES, stage_shapes
-from tfprobe.validation import check_images
+from tfprobe.validation import check_images, is_int
 
 __all__ = ["plot_activations_over_time"]
 
@@ -31,18 +32,16 @@ def _check_model(model: Any) -> None:
     from tfprobe.models.gain_rnn import GainModulatedRNN
 
     if not isinstance(model, GainModulatedRNN):
-        raise TypeError(f"expected a tfprobe.GainModulatedRNN, got {type(model).__name__}")
+        raise InvalidTypeError(f"expected a tfprobe.GainModulatedRNN, got {type(model).__name__}")
 
 
 def _check_scenes(scenes: Sequence[int] | None, n: int) -> list[int]:
     if scenes is None:
         return list(range(min(4, n)))
     chosen = list(scenes) if not isinstance(scenes, (int, np.integer)) else [scenes]
-    bad = [
-        i for i in chosen if isinstance(i, (bool, np.bool_)) or not isinstance(i, (int, np.integer)) or not 0 <= i < n
-    ]
+    bad = [i for i in chosen if not is_int(i) or not 0 <= i < n]
     if bad or not chosen:
-        raise ValueError(f"scenes must be a non-empty list of indices in [0, {n}), got {scenes!r}")
+        raise InvalidValueError(f"scenes must be a non-empty list of indices in [0, {n}), got {scenes!r}")
     return [int(i) for i in chosen]
 
 
@@ -50,18 +49,18 @@ def _check_stages(stages: Sequence[str] | str) -> tuple[str, ...]:
     chosen = (stages,) if isinstance(stages, str) else tuple(stages)
     bad = [s for s in chosen if s not in STAGES]
     if bad or not chosen:
-        raise ValueError(f"stages must be a non-empty selection of {', '.join(STAGES)}, got {stages!r}")
+        raise InvalidValueError(f"stages must be a non-empty selection of {', '.join(STAGES)}, got {stages!r}")
     return chosen
 
 
 def _check_channel(channel: int, stages: tuple[str, ...], n_feats: int) -> int:
-    if isinstance(channel, (bool, np.bool_)) or not isinstance(channel, (int, np.integer)) or channel < 0:
-        raise ValueError(f"channel must be an integer >= 0, got {channel!r}")
+    if not is_int(channel) or channel < 0:
+        raise InvalidValueError(f"channel must be an integer >= 0, got {channel!r}")
     for stage in stages:
         if stage in ("conv1", "conv2"):
             channels = stage_shapes(n_feats)[stage][-1]
             if channel >= channels:
-                raise ValueError(f"channel must be in [0, {channels}) for {stage}, got {channel}")
+                raise InvalidValueError(f"channel must be in [0, {channels}) for {stage}, got {channel}")
     return int(channel)
 
 
@@ -70,13 +69,15 @@ def _check_labels(labels: Any, n: int) -> np.ndarray | None:
         return None
     if isinstance(labels, Mapping):
         if "category" not in labels:
-            raise ValueError(f"labels given as a mapping need a 'category' entry, got keys {sorted(labels)}")
+            raise InvalidValueError(f"labels given as a mapping need a 'category' entry, got keys {sorted(labels)}")
         labels = labels["category"]
     values = np.asarray(labels)
     if values.ndim != 1 or len(values) != n:
-        raise ValueError(f"labels: expected one category per image, shape ({n},), got shape {values.shape}")
+        raise InvalidValueError(f"labels: expected one category per image, shape ({n},), got shape {values.shape}")
     if not np.issubdtype(values.dtype, np.integer) or values.min(initial=0) < 0 or values.max(initial=0) >= N_CLASSES:
-        raise ValueError(f"labels: expected integer categories in [0, {N_CLASSES}), got {values.dtype} {values!r}")
+        raise InvalidValueError(
+            f"labels: expected integer categories in [0, {N_CLASSES}), got {values.dtype} {values!r}"
+        )
     return values.astype(int)
 
 

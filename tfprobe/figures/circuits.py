@@ -7,7 +7,7 @@ one symmetric scale for every kernel of the figure, with a colorbar) beside its 
 with its channel, L2 norm and kind.  A missing visualisation (a circuit not yet rendered) is a grey
 "not rendered" placeholder; grayscale images ``(h, w, 1)`` are drawn with a gray colormap.
 
-    circuit = Probe(model).circuit("block5_conv2", 2).render(k=5)
+    circuit = tfprobe.circuit(model, "block5_conv2", 2).render(k=5)
     figure = circuit_figure(circuit, k=5, path="block5_conv2_2.png")
 
 The helpers :func:`chosen_inputs`, :func:`kernel_limit` and :func:`display_image` pick the inputs, the
@@ -22,7 +22,9 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
+from tfprobe.errors import InvalidValueError
 from tfprobe.figures.saving import save_figure
+from tfprobe.validation import check_int
 
 __all__ = ["KERNEL_CMAP", "chosen_inputs", "circuit_figure", "display_image", "kernel_limit"]
 
@@ -47,10 +49,9 @@ def chosen_inputs(circuit: Any, k: int) -> tuple[list[Any], list[Any]]:
     excitatory, inhibitory : list of InputRecord
         Each strongest first.
     """
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)):
-        raise TypeError(f"k must be an int, got {type(k).__name__} {k!r}")
+    k = check_int(k, "k")
     if k < 1:
-        raise ValueError(f"k must be at least 1, got {k}")
+        raise InvalidValueError(f"k must be at least 1, got {k}")
     excitatory = [record for record in circuit.inputs if record.kind == "excitatory"][:k]
     inhibitory = [record for record in circuit.inputs if record.kind == "inhibitory"][:k]
     return excitatory, inhibitory
@@ -72,7 +73,7 @@ def kernel_limit(circuit: Any, records: list[Any]) -> float:
     """
     largest = max((float(np.max(np.abs(circuit.kernel_of(r.channel)))) for r in records), default=0.0)
     if not np.isfinite(largest):
-        raise ValueError(f"the kernel of {circuit.layer!r} filter {circuit.filter} has non-finite weights")
+        raise InvalidValueError(f"the kernel of {circuit.layer!r} filter {circuit.filter} has non-finite weights")
     return largest if largest > 0 else 1.0
 
 
@@ -95,9 +96,9 @@ def display_image(image: Any, what: str) -> np.ndarray:
     if array.ndim == 3 and array.shape[-1] == 1:
         array = array[..., 0]
     if not (array.ndim == 2 or (array.ndim == 3 and array.shape[-1] == 3)) or 0 in array.shape:
-        raise ValueError(f"{what} must be (h, w, 1) or (h, w, 3), got shape {np.shape(image)}")
+        raise InvalidValueError(f"{what} must be (h, w, 1) or (h, w, 3), got shape {np.shape(image)}")
     if not np.all(np.isfinite(array)):
-        raise ValueError(f"{what} has non-finite values")
+        raise InvalidValueError(f"{what} has non-finite values")
     return np.clip(array, 0.0, 1.0)
 
 

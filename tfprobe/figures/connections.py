@@ -13,7 +13,7 @@ from matplotlib.path import Path as MplPath
 
 from tfprobe.figures.saving import save_figure
 from tfprobe.models.architecture import N_CLASSES, STAGES, stage_shapes
-from tfprobe.recurrent.connections import Connection, compact_count, connection_summary, connections
+from tfprobe.models.connections import Connection, compact_count, connection_summary, connections
 
 __all__ = ["KIND_COLORS", "plot_connections"]
 
@@ -158,7 +158,7 @@ def plot_connections(model: Any, path: str | os.PathLike[str] | None = None) -> 
     -------
     Figure
         Every arrow is a :class:`~matplotlib.patches.FancyArrowPatch` whose gid is
-        ``"<direction>:<kind>:<layer>"``, one per entry of :func:`~tfprobe.recurrent.connections.connections`.
+        ``"<direction>:<kind>:<layer>"``, one per entry of :func:`~tfprobe.models.connections.connections`.
     """
     found = connections(model)
     summary = connection_summary(model)

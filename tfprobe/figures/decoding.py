@@ -9,6 +9,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from tfprobe.decoding.result import DecodingResult
+from tfprobe.errors import InvalidValueError
 from tfprobe.figures.saving import save_figure
 
 _TIMED_UNIT = re.compile(r"^(?P<layer>.+)@t(?P<step>\d+)$")
@@ -17,10 +18,12 @@ _TIMED_UNIT = re.compile(r"^(?P<layer>.+)@t(?P<step>\d+)$")
 def _target_index(result: DecodingResult, target: str | None) -> int:
     if target is None:
         if len(result.targets) != 1:
-            raise ValueError(f"the result has several targets ({', '.join(result.targets)}); choose one with target=")
+            raise InvalidValueError(
+                f"the result has several targets ({', '.join(result.targets)}); choose one with target="
+            )
         return 0
     if target not in result.targets:
-        raise ValueError(f"target must be one of {', '.join(result.targets)}, got {target!r}")
+        raise InvalidValueError(f"target must be one of {', '.join(result.targets)}, got {target!r}")
     return result.targets.index(target)
 
 
@@ -77,7 +80,7 @@ def _timed_units(result: DecodingResult) -> dict[str, list[tuple[int, int]]]:
     layers: dict[str, list[tuple[int, int]]] = {}
     bad = [name for name in result.units if not _TIMED_UNIT.match(name)]
     if bad:
-        raise ValueError(
+        raise InvalidValueError(
             f"plot_over_time needs unit names '<layer>@t<step>' (e.g. 'conv1@t2'); "
             f"got {', '.join(repr(b) for b in bad[:5])}{' ...' if len(bad) > 5 else ''}"
         )

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
+from tfprobe.errors import InvalidValueError
 from tfprobe.figures.saving import check_figure_format, save_figure
 
 __all__ = ["plot_activation_grid", "plot_filters"]
@@ -40,7 +41,7 @@ def _kernel_of(kernel_or_layer: Any) -> tuple[np.ndarray, list[str] | None]:
         if hasattr(layer, "designed_kernel") and not layer.built:
             return np.asarray(layer.designed_kernel(1)), names
         if not layer.built or not hasattr(layer, "kernel"):
-            raise ValueError(
+            raise InvalidValueError(
                 f"layer {layer.name!r}: expected a built convolution layer (call it on an input first), "
                 f"got {'an unbuilt' if not layer.built else 'a kernel-less'} {type(layer).__name__}"
             )
@@ -49,7 +50,7 @@ def _kernel_of(kernel_or_layer: Any) -> tuple[np.ndarray, list[str] | None]:
     if kernel.ndim == 3:
         kernel = kernel[:, :, None, :]
     if kernel.ndim != 4 or 0 in kernel.shape:
-        raise ValueError(
+        raise InvalidValueError(
             "kernel must be (height, width, in_channels, out_channels) as in Keras, or (height, width, "
             f"out_channels), got shape {kernel.shape}"
         )
@@ -88,7 +89,7 @@ def plot_filters(
     count = filters.shape[-1]
     titles = list(names) if names is not None else layer_names or [f"channel {k}" for k in range(count)]
     if len(titles) != count:
-        raise ValueError(f"names: expected one per output channel ({count}), got {len(titles)}")
+        raise InvalidValueError(f"names: expected one per output channel ({count}), got {len(titles)}")
     limit = _symmetric_limit(filters)
     columns = min(count, MAX_COLUMNS)
     rows = math.ceil(count / columns)
@@ -148,23 +149,25 @@ def plot_activation_grid(
     if stimuli.ndim == 4:
         stimuli = stimuli.mean(axis=-1)
     if stimuli.ndim != 3 or 0 in stimuli.shape:
-        raise ValueError(f"stimuli must be (n, height, width) or (n, height, width, channels), got {stimuli.shape}")
+        raise InvalidValueError(
+            f"stimuli must be (n, height, width) or (n, height, width, channels), got {stimuli.shape}"
+        )
     if activations.ndim != 4 or 0 in activations.shape:
-        raise ValueError(f"activations must be (n, height, width, channels), got shape {activations.shape}")
+        raise InvalidValueError(f"activations must be (n, height, width, channels), got shape {activations.shape}")
     count, depth = len(stimuli), activations.shape[-1]
     if len(activations) != count:
-        raise ValueError(f"activations: expected one map per stimulus ({count}), got {len(activations)}")
+        raise InvalidValueError(f"activations: expected one map per stimulus ({count}), got {len(activations)}")
     chosen = list(range(depth)) if channels is None else [int(c) for c in channels]
     if not chosen:
-        raise ValueError("channels: expected at least one channel, got none")
+        raise InvalidValueError("channels: expected at least one channel, got none")
     bad = [c for c in chosen if not 0 <= c < depth]
     if bad:
-        raise ValueError(f"channels must be in [0, {depth - 1}] (activations have {depth}), got {bad}")
+        raise InvalidValueError(f"channels must be in [0, {depth - 1}] (activations have {depth}), got {bad}")
     labels = list(names) if names is not None else [f"channel {k}" for k in range(depth)]
     if len(labels) != depth:
-        raise ValueError(f"names: expected one per activation channel ({depth}), got {len(labels)}")
+        raise InvalidValueError(f"names: expected one per activation channel ({depth}), got {len(labels)}")
     if stimulus_titles is not None and len(stimulus_titles) != count:
-        raise ValueError(f"stimulus_titles: expected one per stimulus ({count}), got {len(stimulus_titles)}")
+        raise InvalidValueError(f"stimulus_titles: expected one per stimulus ({count}), got {len(stimulus_titles)}")
     shown = activations[..., chosen]
     limit = _symmetric_limit(shown)
     low, high = float(stimuli.min()), float(stimuli.max())

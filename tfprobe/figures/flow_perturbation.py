@@ -14,8 +14,9 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
+from tfprobe.errors import InvalidTypeError
 from tfprobe.figures.saving import check_figure_format, save_figure
-from tfprobe.recurrent.flow_perturbation import FlowPerturbationResult, paper_time_step
+from tfprobe.results.flow_perturbation import FlowPerturbationResult, paper_time_step
 
 __all__ = ["plot_flow_perturbation"]
 
@@ -56,7 +57,7 @@ def plot_flow_perturbation(
     matplotlib.figure.Figure
     """
     if not isinstance(result, FlowPerturbationResult):
-        raise TypeError(f"expected a FlowPerturbationResult (from perturb_flows), got {type(result).__name__}")
+        raise InvalidTypeError(f"expected a FlowPerturbationResult (from perturb_flows), got {type(result).__name__}")
     if path is not None:
         check_figure_format(path)
     if grouped:

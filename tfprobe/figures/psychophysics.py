@@ -9,7 +9,9 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
+from tfprobe.errors import InvalidValueError
 from tfprobe.figures.saving import check_figure_format, save_figure
+from tfprobe.results.csf import ContrastSensitivity
 
 __all__ = ["plot_csf", "plot_probe_training"]
 
@@ -17,7 +19,7 @@ __all__ = ["plot_csf", "plot_probe_training"]
 def _history_dict(history: Any) -> dict[str, list[float]]:
     values = getattr(history, "history", history)
     if not isinstance(values, Mapping) or "accuracy" not in values or "loss" not in values:
-        raise ValueError("expected a keras History (or its .history dict) with 'accuracy' and 'loss' per epoch")
+        raise InvalidValueError("expected a keras History (or its .history dict) with 'accuracy' and 'loss' per epoch")
     return {key: list(map(float, value)) for key, value in values.items()}
 
 
@@ -40,7 +42,7 @@ def plot_probe_training(histories: Any | Mapping[str, Any], path: str | os.PathL
     single = hasattr(histories, "history") or (isinstance(histories, Mapping) and "loss" in histories)
     runs = {"": histories} if single else dict(histories)
     if not runs:
-        raise ValueError("no training histories to plot")
+        raise InvalidValueError("no training histories to plot")
     runs = {label: _history_dict(history) for label, history in runs.items()}
     figure = Figure(figsize=(4.2 * len(runs), 3.4), layout="constrained")
     axes = np.atleast_1d(figure.subplots(1, len(runs), sharey=True, squeeze=False)[0])
@@ -61,7 +63,9 @@ def plot_probe_training(histories: Any | Mapping[str, Any], path: str | os.PathL
     return figure
 
 
-def plot_csf(results: Any | Mapping[str, Any], path: str | os.PathLike[str] | None = None) -> Figure:
+def plot_csf(
+    results: ContrastSensitivity | Mapping[str, ContrastSensitivity], path: str | os.PathLike[str] | None = None
+) -> Figure:
     """Contrast sensitivity (1 / threshold) against spatial frequency, one curve per result, log-log axes.
 
     Parameters
@@ -75,13 +79,11 @@ def plot_csf(results: Any | Mapping[str, Any], path: str | os.PathLike[str] | No
     -------
     matplotlib.figure.Figure
     """
-    from tfprobe.psychophysics.csf import ContrastSensitivity
-
     if path is not None:
         check_figure_format(path)
     runs = {results.label or "probe": results} if isinstance(results, ContrastSensitivity) else dict(results)
     if not runs or not all(isinstance(r, ContrastSensitivity) for r in runs.values()):
-        raise ValueError("expected a ContrastSensitivity or a mapping label -> ContrastSensitivity")
+        raise InvalidValueError("expected a ContrastSensitivity or a mapping label -> ContrastSensitivity")
     figure = Figure(figsize=(5.6, 4.0), layout="constrained")
     axis = figure.subplots()
     for label, result in runs.items():

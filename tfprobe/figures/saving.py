@@ -9,6 +9,7 @@ from matplotlib.backend_bases import FigureCanvasBase
 from matplotlib.figure import Figure
 
 from tfprobe.atomic import staged
+from tfprobe.errors import InvalidValueError
 
 
 def save_figure(figure: Figure, path: str | os.PathLike[str], *, dpi: int = 150) -> Path:
@@ -30,7 +31,7 @@ def check_figure_format(path: str | os.PathLike[str]) -> str:
     suffix = path.suffix.lstrip(".").lower()
     formats = FigureCanvasBase.get_supported_filetypes()
     if suffix not in formats:
-        raise ValueError(
+        raise InvalidValueError(
             f"figure {str(path)!r}: expected a suffix naming a format ({', '.join('.' + f for f in sorted(formats))}), "
             f"got {('.' + suffix) if suffix else 'none'}"
         )

@@ -10,6 +10,7 @@ from matplotlib.figure import Figure
 
 from tfprobe.datasets.perturbations import PERTURBATIONS, PerturbedScenes
 from tfprobe.datasets.scenes import CATEGORY_NAMES, LABEL_VALUES, Scenes, as_generator
+from tfprobe.errors import InvalidValueError
 from tfprobe.figures.saving import save_figure
 
 _SHORT = {"x": ("left", "right"), "y": ("top", "bottom"), "scale": ("small", "large"), "orientation": ("ccw", "cw")}
@@ -39,7 +40,7 @@ def _check_indices(indices: Sequence[int], n: int) -> list[int]:
     chosen = [int(i) for i in indices]
     bad = [i for i in chosen if not 0 <= i < n]
     if bad or not chosen:
-        raise ValueError(f"scene indices must be a non-empty list in [0, {n}), got {list(indices)!r}")
+        raise InvalidValueError(f"scene indices must be a non-empty list in [0, {n}), got {list(indices)!r}")
     return chosen
 
 
@@ -93,7 +94,7 @@ def same_label_pairs(labels: np.ndarray, n_pairs: int, seed: int | np.random.Gen
     values, counts = np.unique(labels, return_counts=True)
     candidates = values[counts >= 2]
     if len(candidates) < n_pairs:
-        raise ValueError(
+        raise InvalidValueError(
             f"need {n_pairs} label values that occur at least twice, found {len(candidates)}; sample more scenes"
         )
     pairs = []
@@ -126,7 +127,7 @@ def plot_same_label_pairs(
         Also save the figure there.
     """
     if label not in scenes.labels:
-        raise ValueError(f"label must be one of {', '.join(scenes.labels)}, got {label!r}")
+        raise InvalidValueError(f"label must be one of {', '.join(scenes.labels)}, got {label!r}")
     pairs = same_label_pairs(scenes.labels[label], n_pairs, seed)
     figure = Figure(figsize=(2.6 * 2 * n_pairs, 3.0))
     axes = figure.subplots(1, 2 * n_pairs, squeeze=False)[0]

@@ -11,9 +11,10 @@ import os
 import numpy as np
 from matplotlib.figure import Figure
 
+from tfprobe.errors import InvalidTypeError, InvalidValueError
 from tfprobe.figures.saving import check_figure_format, save_figure
-from tfprobe.recurrent.labelled import LabelledArray
-from tfprobe.recurrent.time_decoding import AUXILIARY_GROUPS, TimeDecodingResult
+from tfprobe.results.labelled import LabelledArray
+from tfprobe.results.time_decoding import AUXILIARY_GROUPS, TimeDecodingResult
 
 __all__ = ["plot_auxiliary_through_time", "plot_decoding_through_time", "plot_flow_decoding"]
 
@@ -44,14 +45,14 @@ def _panel(axis, array: LabelledArray, select: dict, time_axis: str, title: str,
 
 def _check(result: object, path: str | os.PathLike[str] | None) -> None:
     if not isinstance(result, TimeDecodingResult):
-        raise TypeError(f"expected a TimeDecodingResult (from decode_through_time), got {type(result).__name__}")
+        raise InvalidTypeError(f"expected a TimeDecodingResult (from decode_through_time), got {type(result).__name__}")
     if path is not None:
         check_figure_format(path)
 
 
 def _choice(name: str, value: str, allowed: list) -> None:
     if value not in allowed:
-        raise ValueError(f"{name} {value!r} was not decoded; the result has {', '.join(map(str, allowed))}")
+        raise InvalidValueError(f"{name} {value!r} was not decoded; the result has {', '.join(map(str, allowed))}")
 
 
 def plot_decoding_through_time(
@@ -110,7 +111,7 @@ def plot_auxiliary_through_time(
         v for members in AUXILIARY_GROUPS.values() for v in members if v not in result.activations.axes["variable"]
     ]
     if missing:
-        raise ValueError(f"the auxiliary panels need the variables {', '.join(missing)}, which were not decoded")
+        raise InvalidValueError(f"the auxiliary panels need the variables {', '.join(missing)}, which were not decoded")
     grouped = result.auxiliary(image_type)
     figure = Figure(figsize=(4.0 * len(AUXILIARY_GROUPS), 3.8), layout="constrained")
     axes = figure.subplots(1, len(AUXILIARY_GROUPS), sharey=True)
@@ -131,7 +132,7 @@ def plot_flow_decoding(
     """Decoding from the recurrent flow into each layer, one panel per variable, against the transition."""
     _check(result, path)
     if result.flows is None:
-        raise ValueError("the result holds no flow decoding: run decode_through_time with flows=True")
+        raise InvalidValueError("the result holds no flow decoding: run decode_through_time with flows=True")
     flows = result.flows
     _choice("image_type", image_type, flows.axes["image_type"])
     variables = flows.axes["variable"]

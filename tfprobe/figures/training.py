@@ -7,8 +7,9 @@ from collections.abc import Mapping, Sequence
 
 from matplotlib.figure import Figure
 
+from tfprobe.errors import InvalidValueError
 from tfprobe.figures.saving import check_figure_format, save_figure
-from tfprobe.recurrent.training import learning_curve
+from tfprobe.results.training import learning_curve
 
 __all__ = ["plot_learning_curves"]
 
@@ -39,7 +40,9 @@ def plot_learning_curves(
         check_figure_format(path)
     runs = dict(histories) if isinstance(histories, Mapping) else {"validation": histories}
     if not runs or any(len(history) == 0 for history in runs.values()):
-        raise ValueError("every history must hold at least one validation entry (step, seconds, validation_accuracy)")
+        raise InvalidValueError(
+            "every history must hold at least one validation entry (step, seconds, validation_accuracy)"
+        )
     figure = Figure(figsize=(9.0, 3.6), layout="constrained")
     by_step, by_time = figure.subplots(1, 2, sharey=True)
     for label, history in runs.items():

@@ -15,6 +15,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from tfprobe.errors import InvalidValueError
+
 #: The stages of the network whose activity is recorded at every time step.
 STAGES: tuple[str, ...] = ("input", "conv1", "conv2", "fc1")
 #: The two kinds of recurrent modulation.
@@ -72,7 +74,7 @@ class RecurrenceFlags:
         """
         match = _CODE_PATTERN.match(str(code).strip())
         if match is None:
-            raise ValueError(
+            raise InvalidValueError(
                 f"unknown recurrence code {code!r}: expected 'bglt_' followed by four 0/1 digits "
                 "for bias, gain, lateral and top-down, for example 'bglt_0111'"
             )

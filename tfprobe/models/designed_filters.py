@@ -33,6 +33,9 @@ from typing import Any
 import keras
 import numpy as np
 
+from tfprobe.errors import InvalidTypeError, InvalidValueError
+from tfprobe.validation import int_in_range, is_int, is_real
+
 __all__ = ["DesignedConv2D", "designed_filter_names", "designed_filters", "designed_orientations"]
 
 #: Keyword arguments of ``keras.layers.Conv2D`` that a DesignedConv2D fixes itself or does not take.
@@ -64,25 +67,23 @@ def _check_design(
     n_orientations: int, size: int, center_surround: bool, sigma: float, wavelength: float, phase: float
 ) -> None:
     """ValueError (naming what was expected and what was given) for a design that makes no filter."""
-    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 3 or size % 2 == 0:
-        raise ValueError(
+    if not is_int(size) or size < 3 or size % 2 == 0:
+        raise InvalidValueError(
             f"size must be an odd int >= 3 (an odd kernel has a centre pixel, which 'same' padding needs), got {size!r}"
         )
-    if isinstance(n_orientations, bool) or not isinstance(n_orientations, (int, np.integer)) or n_orientations < 0:
-        raise ValueError(f"n_orientations must be an int >= 0, got {n_orientations!r}")
+    int_in_range(n_orientations, "n_orientations", 0)
     if not center_surround and n_orientations == 0:
-        raise ValueError(
+        raise InvalidValueError(
             "no channels: expected center_surround=True or n_orientations >= 1, "
             f"got center_surround={center_surround!r} and n_orientations={n_orientations!r}"
         )
     for label, value in (("sigma", sigma), ("wavelength", wavelength)):
-        if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-            raise ValueError(f"{label} must be a number > 0, got {value!r}")
+        if not is_real(value):
+            raise InvalidValueError(f"{label} must be a number > 0, got {value!r}")
         if not (math.isfinite(value) and value > 0):
-            raise ValueError(f"{label} must be finite and > 0, got {value!r}")
-    number = not isinstance(phase, bool) and isinstance(phase, (int, float, np.integer, np.floating))
-    if not number or not math.isfinite(phase):
-        raise ValueError(f"phase must be a finite number (radians), got {phase!r}")
+            raise InvalidValueError(f"{label} must be finite and > 0, got {value!r}")
+    if not is_real(phase) or not math.isfinite(phase):
+        raise InvalidValueError(f"phase must be a finite number (radians), got {phase!r}")
 
 
 def _orientation_degrees(n_orientations: int) -> list[float]:
@@ -92,9 +93,8 @@ def _orientation_degrees(n_orientations: int) -> list[float]:
 
 def designed_orientations(n_orientations: int = 4) -> np.ndarray:
     """The Gabors' orientations in radians: ``linspace(0, pi, n + 1)[:-1]`` (0, 45, 90, 135 degrees for 4)."""
-    if isinstance(n_orientations, bool) or not isinstance(n_orientations, (int, np.integer)) or n_orientations < 0:
-        raise ValueError(f"n_orientations must be an int >= 0, got {n_orientations!r}")
-    return np.linspace(0.0, np.pi, int(n_orientations) + 1)[:-1]
+    n_orientations = int_in_range(n_orientations, "n_orientations", 0)
+    return np.linspace(0.0, np.pi, n_orientations + 1)[:-1]
 
 
 def designed_filter_names(n_orientations: int = 4, *, center_surround: bool = True) -> list[str]:
@@ -167,8 +167,7 @@ def designed_filters(
         ``phase = pi / 2``).
     """
     _check_design(n_orientations, size, center_surround, sigma, wavelength, phase)
-    if isinstance(in_channels, bool) or not isinstance(in_channels, (int, np.integer)) or in_channels < 1:
-        raise ValueError(f"in_channels must be an int >= 1, got {in_channels!r}")
+    int_in_range(in_channels, "in_channels", 1)
     size = int(size)
     grid = np.linspace(-size / 2, size / 2, size)
     x, y = np.meshgrid(grid, grid, indexing="xy")  # x along the columns, y along the rows (downwards)
@@ -188,7 +187,7 @@ def designed_filters(
     names = designed_filter_names(int(n_orientations), center_surround=center_surround)
     for name, value in zip(names, peak, strict=True):
         if value < 1e-6:
-            raise ValueError(
+            raise InvalidValueError(
                 f"the {name!r} filter is zero everywhere (largest |value| {value:.3g}) with size={size}, "
                 f"sigma={sigma!r}, wavelength={wavelength!r}, phase={phase!r}: use a larger sigma or another phase"
             )
@@ -243,7 +242,7 @@ class DesignedConv2D(keras.layers.Conv2D):
     ) -> None:
         fixed = sorted(_FIXED_CONV_ARGUMENTS.intersection(kwargs))
         if fixed:
-            raise TypeError(
+            raise InvalidTypeError(
                 f"DesignedConv2D sets {', '.join(fixed)} itself (its config holds only the design parameters "
                 "n_orientations, size, center_surround, sigma, wavelength, phase); do not pass them"
             )

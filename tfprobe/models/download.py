@@ -27,8 +27,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
 
-from tfprobe.errors import CheckpointDownloadError
+from tfprobe.errors import CheckpointDownloadError, InvalidValueError
 from tfprobe.progress import ProgressBar
+from tfprobe.validation import int_in_range, is_int
 
 __all__ = [
     "AUTHOR_CHECKPOINTS",
@@ -83,7 +84,7 @@ def _entry(code: str) -> AuthorCheckpoint:
     try:
         return AUTHOR_CHECKPOINTS[code]
     except (KeyError, TypeError):
-        raise ValueError(
+        raise InvalidValueError(
             f"no published checkpoint for code {code!r}: the authors published {', '.join(AUTHOR_CHECKPOINTS)}"
         ) from None
 
@@ -325,15 +326,14 @@ def download_checkpoint(
     if url is None:
         url = entry.url
     elif not isinstance(url, str) or urllib.parse.urlsplit(url).scheme not in ("http", "https"):
-        raise ValueError(f"url must be an http:// or https:// address, got {url!r}")
+        raise InvalidValueError(f"url must be an http:// or https:// address, got {url!r}")
     if size is None:
         size = entry.size
-    elif isinstance(size, bool) or not isinstance(size, int) or size < 1:
-        raise ValueError(f"size must be a number of bytes >= 1, got {size!r}")
+    elif not is_int(size) or size < 1:
+        raise InvalidValueError(f"size must be a number of bytes >= 1, got {size!r}")
     if not timeout > 0:
-        raise ValueError(f"timeout must be a number of seconds > 0, got {timeout!r}")
-    if isinstance(chunk_bytes, bool) or not isinstance(chunk_bytes, int) or chunk_bytes < 1:
-        raise ValueError(f"chunk_bytes must be an int >= 1, got {chunk_bytes!r}")
+        raise InvalidValueError(f"timeout must be a number of seconds > 0, got {timeout!r}")
+    chunk_bytes = int_in_range(chunk_bytes, "chunk_bytes", 1)
     target = _folder(folder) / entry.filename
     if _is_complete(target, size):
         return target

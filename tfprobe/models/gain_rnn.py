@@ -23,6 +23,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tfprobe.errors import InvalidTypeError, InvalidValueError, WrongContextError
 from tfprobe.models.architecture import (
     IMAGE_SIZE,
     KERNEL_SIZE,
@@ -38,7 +39,7 @@ from tfprobe.models.architecture import (
 )
 from tfprobe.models.layers import BlockedConv2D, SubpixelConv2DTranspose, max_pool_non_overlapping
 from tfprobe.models.outputs import RNNOutputs
-from tfprobe.validation import check_images
+from tfprobe.validation import check_images, int_in_range, is_int
 
 __all__ = ["GainModulatedRNN", "NegativeLogLikelihood"]
 
@@ -57,13 +58,7 @@ def _clamp_unit(x: tf.Tensor) -> tf.Tensor:
 def _as_flag(name: str, value: Any) -> bool:
     if isinstance(value, (bool, np.bool_)) or value in (0, 1):
         return bool(value)
-    raise ValueError(f"{name} must be a bool (or 0/1), got {value!r}")
-
-
-def _as_positive_int(name: str, value: Any) -> int:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
-    return int(value)
+    raise InvalidValueError(f"{name} must be a bool (or 0/1), got {value!r}")
 
 
 def _replicas_on_several_cpus() -> bool:
@@ -141,10 +136,10 @@ class GainModulatedRNN(keras.Model):
     ) -> None:
         super().__init__(**kwargs)
         self.unroll_jit_compile = _as_flag("jit_compile", jit_compile)
-        self.n_feats = _as_positive_int("n_feats", n_feats)
-        self.timesteps = _as_positive_int("timesteps", timesteps)
+        self.n_feats = int_in_range(n_feats, "n_feats", 1)
+        self.timesteps = int_in_range(timesteps, "timesteps", 1)
         if kernel_size != KERNEL_SIZE:
-            raise ValueError(
+            raise InvalidValueError(
                 f"kernel_size must be {KERNEL_SIZE}: the original architecture's feedback projections "
                 f"are built for the 96x96, 28x28 and 9x9 maps it produces; got {kernel_size!r}"
             )
@@ -504,7 +499,7 @@ class GainModulatedRNN(keras.Model):
         >>> log_probs = model.run_with_flows(images, {("fc1", 0): {"gain": shuffled}}, start=out)
         """
         if not tf.executing_eagerly():
-            raise RuntimeError("run_with_flows compiles itself and runs eagerly: call it outside a tf.function")
+            raise WrongContextError("run_with_flows compiles itself and runs eagerly: call it outside a tf.function")
         check_images(images, (IMAGE_SIZE, IMAGE_SIZE, 1), what=f"{type(self).__name__} input")
         images = tf.convert_to_tensor(images, dtype=self.compute_dtype)
         batch = int(images.shape[0])
@@ -574,7 +569,7 @@ class GainModulatedRNN(keras.Model):
     def _check_replacements(self, replacements: Any, batch: int) -> dict[str, tf.Tensor]:
         """The replacement flows as float tensors keyed ``"<stage>/<kind>/<step>"``, or a clear error."""
         if not isinstance(replacements, Mapping):
-            raise TypeError(
+            raise InvalidTypeError(
                 "replacements must be a mapping (stage, step) -> {kind: flow}, e.g. "
                 f"{{('conv1', 0): {{'gain': flow}}}}; got {type(replacements).__name__}"
             )
@@ -583,31 +578,33 @@ class GainModulatedRNN(keras.Model):
         replaced: dict[str, tf.Tensor] = {}
         for key, by_kind in replacements.items():
             if not isinstance(key, tuple) or len(key) != 2:
-                raise ValueError(f"replacement keys must be (stage, step) pairs such as ('conv1', 0); got {key!r}")
+                raise InvalidValueError(
+                    f"replacement keys must be (stage, step) pairs such as ('conv1', 0); got {key!r}"
+                )
             stage, step = key
             if stage not in STAGES:
-                raise ValueError(f"unknown stage {stage!r} in replacements: the stages are {', '.join(STAGES)}")
+                raise InvalidValueError(f"unknown stage {stage!r} in replacements: the stages are {', '.join(STAGES)}")
             if stage not in flowing:
-                raise ValueError(
+                raise InvalidValueError(
                     f"no recurrent flow reaches {stage!r} in a {self.flags.code} model; the stages with "
                     f"incoming flows are {', '.join(flowing) or 'none'}"
                 )
-            if isinstance(step, (bool, np.bool_)) or not isinstance(step, (int, np.integer)) or not 0 <= step <= last:
+            if not is_int(step) or not 0 <= step <= last:
                 allowed = f"an int from 0 to {last}" if last >= 0 else "impossible (no transitions)"
-                raise ValueError(
+                raise InvalidValueError(
                     f"step of replacement {key!r} must be {allowed}: step t is the flow from time step t to "
                     f"t + 1 and this model has {self.timesteps} time step(s); got {step!r}"
                 )
             if not isinstance(by_kind, Mapping) or not by_kind:
-                raise ValueError(
+                raise InvalidValueError(
                     f"replacements[{key!r}] must be a non-empty mapping kind -> flow such as {{'gain': flow}}; "
                     f"got {by_kind!r}"
                 )
             for kind, value in by_kind.items():
                 if kind not in KINDS:
-                    raise ValueError(f"unknown kind {kind!r} in replacements[{key!r}]: the kinds are bias, gain")
+                    raise InvalidValueError(f"unknown kind {kind!r} in replacements[{key!r}]: the kinds are bias, gain")
                 if kind not in self.flags.kinds:
-                    raise ValueError(
+                    raise InvalidValueError(
                         f"the {kind} flow is switched off in a {self.flags.code} model (its kinds: "
                         f"{', '.join(self.flags.kinds) or 'none'}); replacements[{key!r}] cannot replace it"
                     )
@@ -622,42 +619,44 @@ class GainModulatedRNN(keras.Model):
         shape = tuple(int(d) for d in array.shape)
         if shape != expected:
             if shape[1:] == expected[1:]:
-                raise ValueError(f"{name} holds {shape[0]} examples but the images {expected[0]}")
-            raise ValueError(f"{name}: expected shape {expected} (batch, *modulated map), got {shape}")
+                raise InvalidValueError(f"{name} holds {shape[0]} examples but the images {expected[0]}")
+            raise InvalidValueError(f"{name}: expected shape {expected} (batch, *modulated map), got {shape}")
         dtype = np.dtype(array.dtype.as_numpy_dtype if tf.is_tensor(array) else array.dtype)
         if not np.issubdtype(dtype, np.floating):
-            raise ValueError(f"{name}: expected floating-point values, got dtype {dtype}")
+            raise InvalidValueError(f"{name}: expected floating-point values, got dtype {dtype}")
         tensor = tf.convert_to_tensor(array, dtype=self.compute_dtype)
         if tf.executing_eagerly() and not bool(tf.reduce_all(tf.math.is_finite(tensor))):
-            raise ValueError(f"{name}: expected finite values, got NaN or inf")
+            raise InvalidValueError(f"{name}: expected finite values, got NaN or inf")
         return tensor
 
     def _check_start(self, start: Any, images: tf.Tensor, resume_step: int, collect: bool) -> None:
         """Refuse a ``start`` that is not this model's outputs for these images."""
         if not isinstance(start, RNNOutputs):
-            raise TypeError(
+            raise InvalidTypeError(
                 f"start must be the RNNOutputs of model(images, return_activations=True), got {type(start).__name__}"
             )
         steps = len(start.activations.get("fc1", ()))
         if steps != self.timesteps:
-            raise ValueError(f"start holds {steps} time steps but this model runs {self.timesteps}")
+            raise InvalidValueError(f"start holds {steps} time steps but this model runs {self.timesteps}")
         for stage in self.flow_stages():
             for kind in self.flags.kinds:
                 flow = (start.flows.get(stage) or {}).get(kind)
                 if flow is None or len(flow) != self.timesteps - 1:
-                    raise ValueError(
+                    raise InvalidValueError(
                         f"start lacks the combined {kind} flow into {stage} (of every transition); pass the outputs "
                         f"of this {self.flags.code} model: model(images, return_activations=True)"
                     )
                 if collect and any(len(values) <= resume_step for values in flow.sources.values()):
-                    raise ValueError("start lacks per-source flows, which return_activations=True needs")
+                    raise InvalidValueError("start lacks per-source flows, which return_activations=True needs")
         first_input = np.asarray(start.activations["input"][0])
         batch = int(images.shape[0])
         if first_input.shape[0] != batch:
-            raise ValueError(f"start holds {first_input.shape[0]} examples but the images {batch}")
+            raise InvalidValueError(f"start holds {first_input.shape[0]} examples but the images {batch}")
         clamped = np.clip(np.asarray(images), 0.0, 1.0)
         if not np.allclose(first_input, clamped, rtol=0.0, atol=1e-5):
-            raise ValueError("start was computed from other images: its input activity at step 0 differs from them")
+            raise InvalidValueError(
+                "start was computed from other images: its input activity at step 0 differs from them"
+            )
 
     def _join_outputs(
         self,
@@ -690,9 +689,10 @@ class GainModulatedRNN(keras.Model):
         nested = {"log_probs": later["log_probs"], "readout": later["readout"], "activations": activations}
         return RNNOutputs.from_nested({**nested, "flows": flows}, self.flags, self.timesteps)
 
-    def _combined_outputs(self, images: Any) -> RNNOutputs:
-        """A normal run's outputs with the combined flows only (no per-source ones): lighter, and all that
-        :meth:`run_with_flows` needs as ``start`` to return log-probabilities."""
+    def combined_outputs(self, images: Any) -> RNNOutputs:
+        """A normal run's outputs with the combined flows only (no per-source ones): lighter than
+        ``model(images, return_activations=True)``, and all that :meth:`run_with_flows` needs as ``start``
+        to return log-probabilities."""
         check_images(images, (IMAGE_SIZE, IMAGE_SIZE, 1), what=f"{type(self).__name__} input")
         nested = self._compiled_unroll("combined")(tf.convert_to_tensor(images, dtype=self.compute_dtype))
         return RNNOutputs.from_nested(nested, self.flags, self.timesteps)

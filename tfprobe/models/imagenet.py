@@ -26,10 +26,10 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from tfprobe._assets import asset_path
-from tfprobe.errors import DatasetFileError
-from tfprobe.models.loading import APPLICATIONS, load_model
-from tfprobe.models.provenance import recorded_spec
-from tfprobe.validation import positive_int
+from tfprobe.errors import DatasetFileError, InvalidValueError, MissingFileError
+from tfprobe.models.loading import load_model
+from tfprobe.models.preprocessing import FAMILY_MODES, deprocess_pixels, family_mode, model_family, preprocess_pixels
+from tfprobe.validation import int_in_range, is_int, positive_int
 
 __all__ = [
     "IMAGE_SIZE",
@@ -59,10 +59,6 @@ INTERPOLATIONS = {
     "lanczos": Image.Resampling.LANCZOS,
 }
 N_CLASSES = 1000
-#: The ImageNet mean pixel in BGR order, which caffe-style preprocessing subtracts.
-_CAFFE_MEAN_BGR = np.array([103.939, 116.779, 123.68], dtype=np.float32)
-#: How each application's preprocess_input scales pixels ("caffe": BGR minus the mean; "tf": to [-1, 1]).
-_MODES = {"vgg16": "caffe", "vgg19": "caffe", "resnet50": "caffe", "mobilenetv2": "tf"}
 
 Weights = str | os.PathLike[str] | None
 
@@ -108,18 +104,15 @@ def mobilenetv2(weights: Weights = "imagenet", include_top: bool = True, seed: i
 
 
 # ---------------------------------------------------------------------------------------------- preprocessing
-
-
-def _mode(family: str) -> str:
-    if not isinstance(family, str) or family.lower() not in _MODES:
-        raise ValueError(f"family must be one of {', '.join(_MODES)}, got {family!r}")
-    return _MODES[family.lower()]
+# One family's preprocessing by name; the modes themselves are tfprobe.models.preprocessing's.
 
 
 def _rgb_batch(values: Any, what: str) -> np.ndarray:
-    array = np.array(values, dtype=np.float32, copy=True)  # Keras's preprocess_input edits float arrays in place
+    array = np.array(values, dtype=np.float32)
     if array.ndim not in (3, 4) or array.shape[-1] != 3:
-        raise ValueError(f"{what}: expected images (n, height, width, 3) or one (height, width, 3), got {array.shape}")
+        raise InvalidValueError(
+            f"{what}: expected images (n, height, width, 3) or one (height, width, 3), got {array.shape}"
+        )
     return array
 
 
@@ -140,8 +133,7 @@ def preprocess_input(images: Any, family: str = "vgg16") -> np.ndarray:
     ndarray
         float32, same shape.
     """
-    _mode(family)
-    return np.asarray(APPLICATIONS[family.lower()].preprocess_input(_rgb_batch(images, "preprocess_input")))
+    return np.asarray(preprocess_pixels(_rgb_batch(images, "preprocess_input"), family_mode(family)))
 
 
 def deprocess_input(values: Any, family: str = "vgg16") -> np.ndarray:
@@ -162,19 +154,8 @@ def deprocess_input(values: Any, family: str = "vgg16") -> np.ndarray:
     ndarray
         float32 RGB in [0, 1], same shape (``matplotlib``'s ``imshow`` shows it as it is).
     """
-    mode = _mode(family)
-    array = _rgb_batch(values, "deprocess_input")
-    if mode == "caffe":
-        pixels = (array + _CAFFE_MEAN_BGR)[..., ::-1]
-    else:
-        pixels = (array + 1.0) * 127.5
-    return np.clip(pixels, 0.0, 255.0) / np.float32(255.0)
-
-
-def _model_family(model: keras.Model) -> str | None:
-    """The application a model was loaded as by :func:`load_model` ("vgg16"), or None."""
-    spec = str(recorded_spec(model) or "").lower().removesuffix("-notop")
-    return spec if spec in _MODES else None
+    mode = family_mode(family)
+    return deprocess_pixels(_rgb_batch(values, "deprocess_input"), mode) / np.float32(255.0)
 
 
 # ---------------------------------------------------------------------------------------------- image files
@@ -183,12 +164,8 @@ def _model_family(model: keras.Model) -> str | None:
 def _check_size(size: Any) -> tuple[int, int] | None:
     if size is None:
         return None
-    if (
-        not isinstance(size, (tuple, list))
-        or len(size) != 2
-        or not all(isinstance(s, (int, np.integer)) and not isinstance(s, bool) and s > 0 for s in size)
-    ):
-        raise ValueError(f"size must be (height, width) with two positive ints, or None; got {size!r}")
+    if not isinstance(size, (tuple, list)) or len(size) != 2 or not all(is_int(s) and s > 0 for s in size):
+        raise InvalidValueError(f"size must be (height, width) with two positive ints, or None; got {size!r}")
     return int(size[0]), int(size[1])
 
 
@@ -221,10 +198,10 @@ def load_image(
     """
     size = _check_size(size)
     if interpolation not in INTERPOLATIONS:
-        raise ValueError(f"interpolation must be one of {', '.join(INTERPOLATIONS)}, got {interpolation!r}")
+        raise InvalidValueError(f"interpolation must be one of {', '.join(INTERPOLATIONS)}, got {interpolation!r}")
     file = Path(path)
     if not file.is_file():
-        raise FileNotFoundError(f"image file {str(file)!r} does not exist")
+        raise MissingFileError(f"image file {str(file)!r} does not exist")
     try:
         with Image.open(io.BytesIO(file.read_bytes())) as opened:
             image = opened.convert("RGB") if opened.mode != "RGB" else opened
@@ -262,11 +239,11 @@ def load_images(
     """
     files = [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
     if not files:
-        raise ValueError("load_images needs at least one image file, got none")
+        raise InvalidValueError("load_images needs at least one image file, got none")
     images = [load_image(file, size, interpolation) for file in files]
     for file, image in zip(files, images, strict=True):
         if image.shape != images[0].shape:
-            raise ValueError(
+            raise InvalidValueError(
                 f"{file} is {image.shape[1]}x{image.shape[0]} but {files[0]} is {images[0].shape[1]}x"
                 f"{images[0].shape[0]}: give a size to resize them to"
             )
@@ -312,11 +289,10 @@ def decode_predictions(probabilities: Any, top: int = 5) -> list[list[tuple[str,
     if values.ndim == 1:
         values = values[None]
     if values.ndim != 2 or values.shape[1] != N_CLASSES:
-        raise ValueError(
+        raise InvalidValueError(
             f"decode_predictions expects ImageNet outputs of shape (n, {N_CLASSES}), got {np.shape(probabilities)}"
         )
-    if isinstance(top, bool) or not isinstance(top, (int, np.integer)) or not 1 <= top <= N_CLASSES:
-        raise ValueError(f"top must be an int from 1 to {N_CLASSES}, got {top!r}")
+    top = int_in_range(top, "top", 1, N_CLASSES)
     names = class_names()
     order = np.argsort(-values, axis=1, kind="stable")[:, : int(top)]
     return [[(*names[i], float(row[i])) for i in best] for row, best in zip(values, order, strict=True)]
@@ -328,13 +304,13 @@ def _preprocessing(model: keras.Model, preprocess: str | Callable[[np.ndarray], 
     if preprocess is None:
         return lambda images: images
     if preprocess != "auto":
-        _mode(preprocess)  # a clear error for an unknown family
+        family_mode(preprocess)  # a clear error for an unknown family
         return functools.partial(preprocess_input, family=preprocess)
-    family = _model_family(model)
+    family = model_family(model)
     if family is None:
-        raise ValueError(
+        raise InvalidValueError(
             "the model's preprocessing is unknown (it was not loaded by tfprobe.models.load_model / vgg16()): "
-            f"pass preprocess= one of {', '.join(_MODES)}, a function of RGB pixels 0-255, or None"
+            f"pass preprocess= one of {', '.join(FAMILY_MODES)}, a function of RGB pixels 0-255, or None"
         )
     return functools.partial(preprocess_input, family=family)
 
@@ -372,7 +348,7 @@ def predict(
     transform = _preprocessing(model, preprocess)
     outputs = model.outputs[0].shape if getattr(model, "outputs", None) else None
     if outputs is not None and outputs[-1] != N_CLASSES:
-        raise ValueError(f"predict needs a {N_CLASSES}-class ImageNet classifier; the model outputs {outputs}")
+        raise InvalidValueError(f"predict needs a {N_CLASSES}-class ImageNet classifier; the model outputs {outputs}")
     images = _images(images_or_paths, model)
     chunks = []
     for start in range(0, len(images), int(batch_size)):
@@ -392,7 +368,7 @@ def _images(images_or_paths: Any, model: keras.Model) -> np.ndarray:
     if images.ndim == 3:
         images = images[None]
     if images.ndim != 4 or images.shape[-1] != 3 or len(images) == 0:
-        raise ValueError(
+        raise InvalidValueError(
             "predict expects image files, or RGB pixels (n, height, width, 3) / (height, width, 3); "
             f"got an array of shape {np.shape(images_or_paths)}"
         )

@@ -17,6 +17,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tfprobe.errors import InvalidValueError
+
 __all__ = [
     "BlockedConv2D",
     "SubpixelConv2DTranspose",
@@ -119,13 +121,13 @@ class SubpixelConv2DTranspose(keras.layers.Conv2DTranspose):
     def __init__(self, filters: int, kernel_size: Any, strides: Any = 1, **kwargs: Any) -> None:
         super().__init__(filters, kernel_size, strides=strides, **kwargs)
         if self.padding != "valid" or self.data_format != "channels_last" or self.output_padding is not None:
-            raise ValueError(
+            raise InvalidValueError(
                 "SubpixelConv2DTranspose supports padding='valid', data_format='channels_last' and no "
                 f"output_padding; got padding={self.padding!r}, data_format={self.data_format!r}, "
                 f"output_padding={self.output_padding!r}"
             )
         if len(set(self.strides)) != 1 or set(self.dilation_rate) != {1}:
-            raise ValueError(
+            raise InvalidValueError(
                 f"SubpixelConv2DTranspose needs equal strides and no dilation; got strides={self.strides}, "
                 f"dilation_rate={self.dilation_rate}"
             )
@@ -209,14 +211,16 @@ class BlockedConv2D(keras.layers.Conv2D):
         super().__init__(filters, kernel_size, **kwargs)
         self.block_size = int(block_size)
         if self.block_size < 1:
-            raise ValueError(f"block_size must be >= 1, got {block_size!r}")
+            raise InvalidValueError(f"block_size must be >= 1, got {block_size!r}")
         if set(self.strides) != {1} or set(self.dilation_rate) != {1} or self.data_format != "channels_last":
-            raise ValueError(
+            raise InvalidValueError(
                 "BlockedConv2D supports strides=1, dilation_rate=1 and channels_last; got "
                 f"strides={self.strides}, dilation_rate={self.dilation_rate}, data_format={self.data_format!r}"
             )
         if self.padding == "same" and (len(set(self.kernel_size)) != 1 or self.kernel_size[0] % 2 == 0):
-            raise ValueError(f"BlockedConv2D with padding='same' needs a square odd kernel, got {self.kernel_size}")
+            raise InvalidValueError(
+                f"BlockedConv2D with padding='same' needs a square odd kernel, got {self.kernel_size}"
+            )
 
     def call(self, inputs: tf.Tensor) -> tf.Tensor:
         padding = self.kernel_size[0] // 2 if self.padding == "same" else 0

@@ -28,7 +28,7 @@ from typing import Any
 
 import keras
 
-from tfprobe.errors import CheckpointMismatchError, WeightsUnavailableError
+from tfprobe.errors import CheckpointMismatchError, InvalidValueError, MissingFileError, WeightsUnavailableError
 from tfprobe.models.architecture import RecurrenceFlags, parse_checkpoint_filename
 from tfprobe.models.gain_rnn import GainModulatedRNN
 from tfprobe.models.provenance import record_provenance, weights_from_file
@@ -129,7 +129,7 @@ def _application_named(name: str) -> Application:
     try:
         return APPLICATIONS[name.lower()]
     except KeyError:
-        raise ValueError(f"unknown application {name!r}: expected one of {', '.join(APPLICATIONS)}") from None
+        raise InvalidValueError(f"unknown application {name!r}: expected one of {', '.join(APPLICATIONS)}") from None
 
 
 def imagenet_weights_path(name: str, include_top: bool = True) -> Path:
@@ -220,10 +220,10 @@ def parse_rnn_spec(text: str) -> tuple[str | None, int | None] | None:
         return None
     parts = text.split(":")
     if len(parts) > 3 or (len(parts) > 1 and not parts[1]):
-        raise ValueError(f"expected 'rnn', 'rnn:<code>' or 'rnn:<code>:<timesteps>', got {text!r}")
+        raise InvalidValueError(f"expected 'rnn', 'rnn:<code>' or 'rnn:<code>:<timesteps>', got {text!r}")
     code = parts[1] if len(parts) > 1 else None
     if len(parts) == 3 and not parts[2].isdigit():
-        raise ValueError(f"time steps in {text!r} must be a positive int, as in 'rnn:bglt_0111:4'")
+        raise InvalidValueError(f"time steps in {text!r} must be a positive int, as in 'rnn:bglt_0111:4'")
     return code, (int(parts[2]) if len(parts) == 3 else None)
 
 
@@ -238,7 +238,7 @@ def _recurrent(text: str, code: str | None, timesteps: int | None, n_feats: int 
     path = Path(text)
     if path.suffix == ".pth":
         if not path.is_file():
-            raise FileNotFoundError(f"checkpoint file {text!r} does not exist")
+            raise MissingFileError(f"checkpoint file {text!r} does not exist")
         named = parse_checkpoint_filename(path.name)
         if code is not None and named is not None and named[0] != RecurrenceFlags.from_code(code):
             raise CheckpointMismatchError(
@@ -250,9 +250,11 @@ def _recurrent(text: str, code: str | None, timesteps: int | None, n_feats: int 
         return model
     spec_code, spec_timesteps = parse_rnn_spec(text)
     if spec_code is not None and code is not None and spec_code != code:
-        raise ValueError(f"{text!r} names code {spec_code}, but code {code} was asked for too")
+        raise InvalidValueError(f"{text!r} names code {spec_code}, but code {code} was asked for too")
     if spec_timesteps is not None and timesteps is not None and spec_timesteps != timesteps:
-        raise ValueError(f"{text!r} names {spec_timesteps} time steps, but timesteps={timesteps} was asked for too")
+        raise InvalidValueError(
+            f"{text!r} names {spec_timesteps} time steps, but timesteps={timesteps} was asked for too"
+        )
     code = code or spec_code or DEFAULT_CODE
     timesteps = timesteps or spec_timesteps or DEFAULT_TIMESTEPS
     keras.utils.set_random_seed(seed)
@@ -271,13 +273,13 @@ def _application(name: str, weights: str | os.PathLike[str] | None, seed: int, i
     else:
         path = Path(weights)
         if not path.is_file():
-            raise FileNotFoundError(
+            raise MissingFileError(
                 f"weights file {str(weights)!r} for {name} does not exist (expected 'imagenet', None or a file)"
             )
     try:
         model = APPLICATIONS[name].build(weights=None if path is None else str(path), include_top=include_top)
     except Exception as error:  # Keras raises several kinds for a file that does not fit
-        raise ValueError(
+        raise InvalidValueError(
             f"could not load {name} ({'with' if include_top else 'without'} its classifier) from weights file "
             f"{path}: {' '.join(str(error).split())[:300]}"
         ) from None
@@ -334,18 +336,20 @@ def load_model(
         return _recurrent(text, code, timesteps, n_feats, seed)
     given = [name for name, value in (("code", code), ("timesteps", timesteps), ("n_feats", n_feats)) if value]
     if given:
-        raise ValueError(f"{', '.join(given)} apply to the recurrent network (rnn, rnn:<code>, .pth), not {text!r}")
+        raise InvalidValueError(
+            f"{', '.join(given)} apply to the recurrent network (rnn, rnn:<code>, .pth), not {text!r}"
+        )
     if text.endswith(".keras"):
         if not Path(text).is_file():
-            raise FileNotFoundError(f"model file {text!r} does not exist")
+            raise MissingFileError(f"model file {text!r} does not exist")
         model = keras.saving.load_model(text)
         record_provenance(model, spec=str(Path(text).resolve()), weights=weights_from_file("file", text))
         return model
     if text.lower() in APPLICATIONS:
         return _application(text.lower(), weights, seed, include_top)
     if not include_top:
-        raise ValueError(f"include_top=False applies to keras.applications models, not {text!r}")
-    raise ValueError(
+        raise InvalidValueError(f"include_top=False applies to keras.applications models, not {text!r}")
+    raise InvalidValueError(
         f"unknown model {text!r}: give a .keras or .pth file, 'rnn' or 'rnn:<code>[:<timesteps>]' (e.g. "
         f"rnn:bglt_0111), or one of {', '.join(APPLICATIONS)}"
     )

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from tfprobe.errors import InvalidKeyError
 from tfprobe.models.architecture import KINDS, STAGES, RecurrenceFlags, active_projections
 
 __all__ = ["RNNOutputs", "RecurrentFlow"]
@@ -36,7 +37,7 @@ class RecurrentFlow:
     def __getitem__(self, key: int | str) -> Any:
         if isinstance(key, str):
             if key not in self.sources:
-                raise KeyError(
+                raise InvalidKeyError(
                     f"no flow from source {key!r}; the active sources are {sorted(self.sources)} "
                     "(sources whose flag is off are absent)"
                 )

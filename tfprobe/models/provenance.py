@@ -19,6 +19,8 @@ from typing import Any
 import keras
 import numpy as np
 
+from tfprobe.models.architecture import RecurrenceFlags
+
 __all__ = ["describe_model", "file_sha256", "record_provenance", "recorded_spec", "weights_fingerprint"]
 
 _RECORDS: weakref.WeakKeyDictionary[keras.Model, dict[str, str]] = weakref.WeakKeyDictionary()
@@ -68,14 +70,14 @@ def weights_fingerprint(model: keras.Model) -> str:
 def describe_model(model: keras.Model) -> dict[str, Any]:
     """The model's description: spec, weights provenance and fingerprint, class, name, config (JSON),
     and for the recurrent network its flag code and time steps."""
-    from tfprobe.models.gain_rnn import GainModulatedRNN
-
     record = _RECORDS.get(model, {})
     try:
         config = json.dumps(model.get_config(), sort_keys=True)
     except (NotImplementedError, TypeError, ValueError):  # no config, or one with custom objects
         config = ""
-    recurrent = isinstance(model, GainModulatedRNN)
+    # The recurrent network is recognised by its flags rather than its class: no import of gain_rnn here.
+    flags = getattr(model, "flags", None)
+    recurrent = isinstance(flags, RecurrenceFlags)
     return {
         "model_spec": record.get("model_spec", model.name),
         "model_class": type(model).__name__,
@@ -83,6 +85,6 @@ def describe_model(model: keras.Model) -> dict[str, Any]:
         "model_config": config,
         "weights": record.get("weights", UNRECORDED),
         "weights_sha256": weights_fingerprint(model),
-        "code": model.flags.code if recurrent else "",
+        "code": flags.code if recurrent else "",
         "timesteps": int(model.timesteps) if recurrent else -1,
     }

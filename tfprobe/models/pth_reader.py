@@ -28,7 +28,7 @@ from typing import Any, BinaryIO
 import ml_dtypes
 import numpy as np
 
-from tfprobe.errors import CheckpointError, UnsafeCheckpointError
+from tfprobe.errors import CheckpointError, MissingFileError, UnsafeCheckpointError
 
 __all__ = ["read_torch_pickle", "read_torch_state_dict"]
 
@@ -337,7 +337,7 @@ def read_torch_pickle(path: str | os.PathLike[str]) -> Any:
     """
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"checkpoint not found: {path}")
+        raise MissingFileError(f"checkpoint not found: {path}")
     with open(path, "rb") as stream:
         head = stream.read(4)
         stream.seek(0)

@@ -16,6 +16,7 @@ from typing import Any
 import keras
 import tensorflow as tf
 
+from tfprobe.errors import InvalidTypeError, InvalidValueError, UnsupportedError
 from tfprobe.probing.units import UnitInfo, unknown_unit
 
 
@@ -24,7 +25,7 @@ def functional_graph(model: Any) -> Any | None:
     if isinstance(model, keras.Sequential):
         graph = getattr(model, "_functional", None)
         if graph is None:
-            raise ValueError(
+            raise InvalidValueError(
                 f"Sequential model {model.name!r} has no defined input yet: start it with keras.Input(shape) "
                 "or build it (model.build((None, height, width, channels))) before probing"
             )
@@ -67,7 +68,7 @@ class KerasGraphUnits:
     def __init__(self, model: keras.Model) -> None:
         graph = functional_graph(model)
         if graph is None:
-            raise TypeError(f"{type(model).__name__} is not a functional or Sequential Keras model")
+            raise InvalidTypeError(f"{type(model).__name__} is not a functional or Sequential Keras model")
         self.model = model
         self.inputs = [
             keras.Input(shape=tuple(x.shape[1:]), dtype=x.dtype, name=f"probe_{x.name}") for x in graph.inputs
@@ -123,9 +124,20 @@ class KerasGraphUnits:
     def logits_unit(self) -> str:
         """The model's output before its softmax (``<layer>.logits``), or its output when it has none."""
         if not self.output_units:
-            raise ValueError(f"model {self.model.name!r} has no output layer to take class logits from")
+            raise InvalidValueError(f"model {self.model.name!r} has no output layer to take class logits from")
         output = self.output_units[0]
         return f"{output}.logits" if f"{output}.logits" in self.units else output
+
+    def baseline(self, images: Any) -> Any:
+        """Refused: replacing units is built for the recurrent network's flows."""
+        raise UnsupportedError(
+            f"replacing units in a run is supported for the recurrent network's flows (GainModulatedRNN); "
+            f"{self.model.name!r} is a Keras graph"
+        )
+
+    def rerun(self, baseline: Any, replace: Any, names: tuple[str, ...]) -> Any:
+        """Refused, as :meth:`baseline`."""
+        return self.baseline(None)
 
     def expand(self, name: str) -> list[str]:
         """``[name]`` if the model has that unit; otherwise an error suggesting the closest names."""
@@ -197,11 +209,15 @@ class KerasGraphUnits:
         """
         if select:
             if compiled:
-                raise ValueError("forward(select=...) runs inside the caller's own traced function: use compiled=False")
+                raise InvalidValueError(
+                    "forward(select=...) runs inside the caller's own traced function: use compiled=False"
+                )
             layers = {name: self._selective_layer(name) for name in select}
             missing = [name for name, found in layers.items() if found is None]
             if missing:
-                raise ValueError(f"units {missing} are not made by a plain Conv2D or Dense layer: select cannot apply")
+                raise InvalidValueError(
+                    f"units {missing} are not made by a plain Conv2D or Dense layer: select cannot apply"
+                )
             key = (names, tuple(sorted(select)))
             if key not in self._extractors:
                 inputs = self.inputs[0] if len(self.inputs) == 1 else self.inputs

@@ -12,6 +12,9 @@ import math
 
 import tensorflow as tf
 
+from tfprobe.errors import InvalidValueError
+from tfprobe.validation import is_int
+
 Pool = str | int | tuple[str, int] | None
 _REDUCERS = {"mean": tf.reduce_mean, "max": tf.reduce_max}
 
@@ -22,18 +25,11 @@ def parse_pool(pool: Pool) -> tuple[str, int | None] | None:
         return None
     if isinstance(pool, str) and pool in _REDUCERS:
         return pool, None
-    if isinstance(pool, int) and not isinstance(pool, bool) and pool >= 1:
+    if is_int(pool) and pool >= 1:
         return "mean", pool
-    if (
-        isinstance(pool, tuple)
-        and len(pool) == 2
-        and pool[0] in _REDUCERS
-        and isinstance(pool[1], int)
-        and not isinstance(pool[1], bool)
-        and pool[1] >= 1
-    ):
+    if isinstance(pool, tuple) and len(pool) == 2 and pool[0] in _REDUCERS and is_int(pool[1]) and pool[1] >= 1:
         return pool[0], pool[1]
-    raise ValueError(
+    raise InvalidValueError(
         f"pool must be None, 'mean', 'max', an int k (adaptive mean pooling to k x k) or ('max' | 'mean', k); "
         f"got {pool!r}"
     )
@@ -62,7 +58,9 @@ def pool_activation(values: tf.Tensor, pool: Pool) -> tf.Tensor:
         return reduce(values, axis=(1, 2))
     height, width = int(values.shape[1]), int(values.shape[2])
     if side > min(height, width):
-        raise ValueError(f"cannot pool a {height}x{width} map to {side}x{side}: choose k <= {min(height, width)}")
+        raise InvalidValueError(
+            f"cannot pool a {height}x{width} map to {side}x{side}: choose k <= {min(height, width)}"
+        )
     rows = [reduce(values[:, a:b], axis=1, keepdims=True) for a, b in _bins(height, side)]
     tall = tf.concat(rows, axis=1)
     cols = [reduce(tall[:, :, a:b], axis=2, keepdims=True) for a, b in _bins(width, side)]

@@ -17,8 +17,11 @@ from typing import Any
 
 import tensorflow as tf
 
+from tfprobe.errors import InvalidTypeError, InvalidValueError, UnsupportedError
 from tfprobe.models.architecture import STAGES, active_projections, modulated_shapes, stage_shapes
 from tfprobe.models.gain_rnn import GainModulatedRNN
+from tfprobe.models.outputs import RNNOutputs
+from tfprobe.probing.baseline import Baseline
 from tfprobe.probing.units import UnitInfo, UnknownUnitError, unknown_unit
 
 _NAME = re.compile(r"^(?P<base>[^@]+?)(?:@t(?P<step>-?\d+))?$")
@@ -83,13 +86,20 @@ class RecurrentUnits:
         return False
 
     def forward(
-        self, images: tf.Tensor, names: tuple[str, ...], *, compiled: bool = True, select: dict | None = None
+        self, images: Any, names: tuple[str, ...], *, compiled: bool = True, select: dict | None = None
     ) -> dict[str, Any]:
-        """The named units' activations for a batch (one run of the unrolled network; ``compiled`` is accepted
-        for the same signature as the Keras graph's and changes nothing; ``select`` is refused)."""
+        """The named units' activations for a batch (one run of the unrolled network, which compiles itself;
+        ``compiled=False`` is for callers tracing it into their own function; ``select`` is refused)."""
         if select:
-            raise ValueError("the recurrent network computes every channel of its stages: select cannot apply")
-        outputs = self.model(images, return_activations=True)
+            raise UnsupportedError("the recurrent network computes every channel of its stages: select cannot apply")
+        per_source = any(self.units[name].source is not None for name in names)
+        if compiled and not per_source and tf.executing_eagerly():
+            outputs = self.model.combined_outputs(images)  # the per-source flows are never computed
+        else:
+            outputs = self.model(images, return_activations=True)
+        return self._read(outputs, names)
+
+    def _read(self, outputs: RNNOutputs, names: tuple[str, ...]) -> dict[str, Any]:
         result = {}
         for name in names:
             info = self.units[name]
@@ -103,6 +113,37 @@ class RecurrentUnits:
             else:
                 result[name] = outputs.readout if name == "readout" else outputs.log_probs
         return result
+
+    def baseline(self, images: Any) -> Baseline:
+        """A normal run of the batch with every activation and combined flow, for :meth:`rerun`."""
+        outputs = self.model.combined_outputs(images)
+        names = tuple(
+            name for name, info in self.units.items() if info.source is None and info.kind in ("activation", "flow")
+        )
+        return Baseline(images, self._read(outputs, (*names, "log_probs", "readout")), outputs)
+
+    def rerun(self, baseline: Baseline, replace: dict[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
+        """The batch of ``baseline`` run again with combined flows replaced, resumed at the first replaced step."""
+        if not isinstance(baseline, Baseline) or not isinstance(baseline.state, RNNOutputs):
+            raise InvalidTypeError(
+                f"baseline must come from Probe.baseline(images) on this network, got {type(baseline).__name__}"
+            )
+        replacements: dict[tuple[str, int], dict[str, Any]] = {}
+        for name, value in replace.items():
+            info = self.units.get(name)
+            if info is None or info.kind != "flow" or info.source is not None:
+                flows = [n for n, i in self.units.items() if i.kind == "flow" and i.source is None]
+                raise InvalidValueError(
+                    f"only combined recurrent flows can be replaced, such as {flows[0] if flows else 'none here'!r}; "
+                    f"got {name!r}"
+                )
+            replacements.setdefault((info.layer, info.timestep), {})[info.modulation] = value
+        if set(names) <= {"log_probs"}:
+            log_probs = self.model.run_with_flows(baseline.images, replacements, start=baseline.state)
+            return {"log_probs": log_probs}
+        # Activations need the per-source flows a baseline does not keep: this run starts from the beginning.
+        outputs = self.model.run_with_flows(baseline.images, replacements, return_activations=True)
+        return self._read(outputs, names)
 
     def logits_unit(self) -> str:
         """The class scores before the softmax."""

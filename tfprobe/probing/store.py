@@ -37,7 +37,7 @@ import h5py
 import numpy as np
 
 from tfprobe.atomic import check_destination, staged
-from tfprobe.errors import ActivationFileError, DuplicateIdError
+from tfprobe.errors import ActivationFileError, DuplicateIdError, InvalidIndexError, InvalidValueError, MissingFileError
 from tfprobe.probing.units import UnitInfo, unknown_unit
 
 FORMAT = "tfprobe-activations/2"
@@ -83,9 +83,9 @@ def _check_ids(ids: Sequence[Any] | np.ndarray | None, where: str) -> np.ndarray
         return None
     array = np.asarray(ids)
     if array.ndim != 1:
-        raise ValueError(f"ids must be a 1-D sequence of ints or strings, got shape {array.shape}")
+        raise InvalidValueError(f"ids must be a 1-D sequence of ints or strings, got shape {array.shape}")
     if array.dtype.kind not in "iuUSO":
-        raise ValueError(f"ids must be integers or strings, got dtype {array.dtype}")
+        raise InvalidValueError(f"ids must be integers or strings, got dtype {array.dtype}")
     values, counts = np.unique(array.astype(str), return_counts=True)
     if np.any(counts > 1):
         repeated = values[counts > 1]
@@ -135,11 +135,13 @@ def _check_appendable(
             )
     numbered = stored_ids.dtype.kind in "iu"
     if ids is None and not numbered:
-        raise ValueError(f"cannot append to {path}: its stimulus ids are strings; give ids for the new stimuli")
+        raise InvalidValueError(f"cannot append to {path}: its stimulus ids are strings; give ids for the new stimuli")
     if ids is not None:
         if (ids.dtype.kind in "iu") != numbered:
             kinds = ("integers", "strings") if numbered else ("strings", "integers")
-            raise ValueError(f"cannot append to {path}: its stimulus ids are {kinds[0]}, the new ones {kinds[1]}")
+            raise InvalidValueError(
+                f"cannot append to {path}: its stimulus ids are {kinds[0]}, the new ones {kinds[1]}"
+            )
         repeated = np.intersect1d(stored_ids.astype(str), ids.astype(str))
         if len(repeated):
             raise DuplicateIdError(
@@ -194,7 +196,7 @@ class ActivationWriter:
         ids: Sequence[Any] | np.ndarray | None = None,
     ) -> None:
         if mode not in ("w", "a"):
-            raise ValueError(f"mode must be 'w' (write a new file) or 'a' (append to one), got {mode!r}")
+            raise InvalidValueError(f"mode must be 'w' (write a new file) or 'a' (append to one), got {mode!r}")
         self.path = Path(path)
         self.appending = mode == "a" and self.path.exists()
         check_destination(
@@ -252,7 +254,7 @@ class ActivationWriter:
         """Append one batch: an array (b, *shape) per unit."""
         sizes = {len(batch[u.name]) for u in self.units}
         if len(sizes) != 1:
-            raise ValueError(f"a batch must hold the same number of stimuli for every unit, got sizes {sizes}")
+            raise InvalidValueError(f"a batch must hold the same number of stimuli for every unit, got sizes {sizes}")
         (size,) = sizes
         for unit in self.units:
             dataset = self._file[f"activations/{unit.name}"]
@@ -266,7 +268,7 @@ class ActivationWriter:
         if self.ids is None:
             new_ids = np.arange(self._first, self.written, dtype=np.int64)
         elif len(self.ids) != count:
-            raise ValueError(f"ids must give one id per stimulus: {count} stimuli, got {self.ids.shape} ids")
+            raise InvalidValueError(f"ids must give one id per stimulus: {count} stimuli, got {self.ids.shape} ids")
         else:
             new_ids = self.ids
         if self.appending:
@@ -298,12 +300,14 @@ def _row_indices(rows: Any, n: int, path: Path, unit: str) -> np.ndarray:
     index = np.asarray(rows)
     if index.dtype == bool:
         if index.shape != (n,):
-            raise IndexError(f"a boolean row mask for {unit!r} in {path.name} needs shape ({n},), got {index.shape}")
+            raise InvalidIndexError(
+                f"a boolean row mask for {unit!r} in {path.name} needs shape ({n},), got {index.shape}"
+            )
         return np.flatnonzero(index)
     if index.dtype.kind not in "iu" or index.ndim != 1:
-        raise IndexError(f"rows of {unit!r} in {path.name} must be a slice, an int or 1-D ints, got {rows!r}")
+        raise InvalidIndexError(f"rows of {unit!r} in {path.name} must be a slice, an int or 1-D ints, got {rows!r}")
     if len(index) and (index.min() < -n or index.max() >= n):
-        raise IndexError(f"row index out of range for {unit!r} in {path.name}: it has {n} stimuli")
+        raise InvalidIndexError(f"row index out of range for {unit!r} in {path.name}: it has {n} stimuli")
     return np.where(index < 0, index + n, index)
 
 
@@ -358,7 +362,7 @@ class ActivationFile(Mapping[str, UnitArray]):
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
         if not self.path.is_file():
-            raise FileNotFoundError(f"activation file {str(self.path)!r} does not exist")
+            raise MissingFileError(f"activation file {str(self.path)!r} does not exist")
         try:
             with h5py.File(self.path, "r") as file:
                 self.units = read_units(file, self.path)

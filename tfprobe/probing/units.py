@@ -6,7 +6,7 @@ import dataclasses
 import difflib
 from collections.abc import Iterable, Sequence
 
-from tfprobe.errors import UnknownUnitError
+from tfprobe.errors import InvalidTypeError, UnknownUnitError
 
 
 @dataclasses.dataclass(frozen=True)
@@ -67,5 +67,5 @@ def as_name_list(units: str | Sequence[str] | None, what: str = "units") -> list
         return [units]
     names = list(units)
     if not all(isinstance(name, str) for name in names):
-        raise TypeError(f"{what} must be names (str), got {names!r}")
+        raise InvalidTypeError(f"{what} must be names (str), got {names!r}")
     return names

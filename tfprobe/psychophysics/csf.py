@@ -13,104 +13,20 @@ each grating's once for both of its trials, and all frequencies still searching 
 
 from __future__ import annotations
 
-import dataclasses
-import json
-import os
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from tfprobe.atomic import staged
 from tfprobe.datasets.gratings import csf_frequencies, grating_orientations, sinusoidal_gratings
+from tfprobe.errors import InvalidTypeError, InvalidValueError
 from tfprobe.psychophysics.linear_probe import TwoAFCProbe, compiled
-from tfprobe.psychophysics.staircase import StaircaseResult, bisection_staircase
+from tfprobe.psychophysics.staircase import bisection_staircase
+from tfprobe.results.csf import ContrastSensitivity
 
 __all__ = ["ContrastSensitivity", "csf_by_layer", "measure_csf"]
-
-
-@dataclasses.dataclass
-class ContrastSensitivity:
-    """A measured contrast sensitivity function.
-
-    Attributes
-    ----------
-    frequencies : ndarray
-        Spatial frequencies, cycles per image.
-    thresholds : ndarray
-        Contrast thresholds (75% correct by default).
-    sensitivity : ndarray
-        1 / thresholds.
-    staircase : StaircaseResult
-        Convergence flags, iterations and every tested contrast and accuracy.
-    size : int
-        Image side in pixels.
-    n_orientations : int
-    label : str
-        What was measured (e.g. the layer).
-    """
-
-    frequencies: np.ndarray
-    thresholds: np.ndarray
-    staircase: StaircaseResult
-    size: int
-    n_orientations: int
-    label: str = ""
-
-    @property
-    def sensitivity(self) -> np.ndarray:
-        return 1.0 / self.thresholds
-
-    @property
-    def converged(self) -> np.ndarray:
-        return self.staircase.converged
-
-    @property
-    def peak_frequency(self) -> float:
-        """The spatial frequency of highest sensitivity."""
-        return float(self.frequencies[int(np.argmax(self.sensitivity))])
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "label": self.label,
-            "size": self.size,
-            "n_orientations": self.n_orientations,
-            "frequencies": self.frequencies.tolist(),
-            "thresholds": self.thresholds.tolist(),
-            "sensitivity": self.sensitivity.tolist(),
-            "peak_frequency": self.peak_frequency,
-            "staircase": self.staircase.to_dict(),
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> ContrastSensitivity:
-        stair = data["staircase"]
-        staircase = StaircaseResult(
-            thresholds=np.asarray(stair["thresholds"], float),
-            converged=np.asarray(stair["converged"], bool),
-            iterations=np.asarray(stair["iterations"], int),
-            contrasts=[np.asarray(c, float) for c in stair["contrasts"]],
-            accuracies=[np.asarray(a, float) for a in stair["accuracies"]],
-            target=float(stair["target"]),
-        )
-        return cls(
-            frequencies=np.asarray(data["frequencies"], float),
-            thresholds=np.asarray(data["thresholds"], float),
-            staircase=staircase,
-            size=int(data["size"]),
-            n_orientations=int(data["n_orientations"]),
-            label=str(data.get("label", "")),
-        )
-
-    def save(self, path: str | os.PathLike[str]) -> Path:
-        """Write the result as JSON (atomically)."""
-        path = Path(path)
-        with staged(path) as temporary:
-            Path(temporary).write_text(json.dumps(self.to_dict(), indent=2))
-        return path
 
 
 def measure_csf(
@@ -147,14 +63,14 @@ def measure_csf(
     ContrastSensitivity
     """
     if not isinstance(probe, TwoAFCProbe):
-        raise TypeError(f"probe must be a TwoAFCProbe, got {type(probe).__name__}")
+        raise InvalidTypeError(f"probe must be a TwoAFCProbe, got {type(probe).__name__}")
     height, width = probe.input_size
     if height != width:
-        raise ValueError(f"the CSF uses square images; the probe takes {height} x {width}")
+        raise InvalidValueError(f"the CSF uses square images; the probe takes {height} x {width}")
     size = int(width)
     frequencies = csf_frequencies(size) if frequencies is None else np.asarray(frequencies, dtype=np.float64)
     if frequencies.ndim != 1 or frequencies.size == 0:
-        raise ValueError(f"frequencies must be a non-empty 1-D sequence, got {frequencies!r}")
+        raise InvalidValueError(f"frequencies must be a non-empty 1-D sequence, got {frequencies!r}")
     orientations = grating_orientations(n_orientations)
     sinusoidal_gratings(size, frequencies, 0.0, 0.0)  # validates every frequency (Nyquist) before any work
     features, read_out = compiled(probe, "features"), compiled(probe, "read_out")
@@ -237,7 +153,7 @@ def csf_by_layer(
 
     layers = [layers] if isinstance(layers, str) else list(layers)
     if not layers:
-        raise ValueError("give at least one layer to probe")
+        raise InvalidValueError("give at least one layer to probe")
     # Cut every layer first, so a bad name or size fails before any training.
     backbones = {layer: frozen_backbone(model, layer, input_size=size, preprocess=preprocess) for layer in layers}
     train_pairs = ContrastPairs(1000, size=size, seed=seed) if train_pairs is None else train_pairs

@@ -21,7 +21,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tfprobe.errors import InvalidTypeError, InvalidValueError
 from tfprobe.progress import ProgressBar
+from tfprobe.validation import int_in_range, is_int
 
 __all__ = ["TwoAFCProbe", "compute_features", "train_probe"]
 
@@ -61,22 +63,18 @@ class TwoAFCProbe(keras.Model):
     ) -> None:
         super().__init__(**kwargs)
         if not isinstance(backbone, keras.Model):
-            raise TypeError(f"backbone must be a keras.Model, got {type(backbone).__name__}")
-        if not (
-            pooling is None
-            or pooling == "avg"
-            or (isinstance(pooling, int) and not isinstance(pooling, bool) and pooling >= 1)
-        ):
-            raise ValueError(f"pooling must be None, 'avg' or an int >= 1, got {pooling!r}")
+            raise InvalidTypeError(f"backbone must be a keras.Model, got {type(backbone).__name__}")
+        if not (pooling is None or pooling == "avg" or (is_int(pooling) and pooling >= 1)):
+            raise InvalidValueError(f"pooling must be None, 'avg' or an int >= 1, got {pooling!r}")
         backbone.trainable = False
         self.backbone = backbone
         self.pooling = pooling
         self.input_size = tuple(int(d) for d in backbone.inputs[0].shape[1:3])
         feature_shape = tuple(backbone.outputs[0].shape[1:])
         if pooling is not None and len(feature_shape) != 3:
-            raise ValueError(f"pooling needs feature maps (h, w, c); the backbone gives {feature_shape}")
+            raise InvalidValueError(f"pooling needs feature maps (h, w, c); the backbone gives {feature_shape}")
         if pooling is not None and isinstance(pooling, int) and min(feature_shape[:2]) < pooling:
-            raise ValueError(
+            raise InvalidValueError(
                 f"cannot pool {feature_shape[0]} x {feature_shape[1]} feature maps to {pooling} x {pooling}"
             )
         self.feature_size = int(np.prod(self._pooled_shape(feature_shape)))
@@ -95,7 +93,9 @@ class TwoAFCProbe(keras.Model):
             return
         features = np.asarray(features, np.float32)
         if features.ndim != 2 or features.shape[1] != self.feature_size or len(features) < 2:
-            raise ValueError(f"expected at least 2 feature vectors of {self.feature_size} values, got {features.shape}")
+            raise InvalidValueError(
+                f"expected at least 2 feature vectors of {self.feature_size} values, got {features.shape}"
+            )
         self.normalization.adapt(features)
 
     def _pooled_shape(self, shape: tuple[int, ...]) -> tuple[int, ...]:
@@ -204,11 +204,15 @@ def _check_pairs(probe: TwoAFCProbe, first: np.ndarray, second: np.ndarray, labe
     expected = (*probe.input_size, 3)
     for what, images in (("first", first), ("second", second)):
         if images.ndim != 4 or tuple(images.shape[1:]) != expected:
-            raise ValueError(f"{what} images: expected shape (n, {', '.join(map(str, expected))}), got {images.shape}")
+            raise InvalidValueError(
+                f"{what} images: expected shape (n, {', '.join(map(str, expected))}), got {images.shape}"
+            )
     if not (len(first) == len(second) == len(labels)):
-        raise ValueError(f"first, second and labels differ in length: {len(first)}, {len(second)}, {len(labels)}")
+        raise InvalidValueError(
+            f"first, second and labels differ in length: {len(first)}, {len(second)}, {len(labels)}"
+        )
     if labels.ndim != 1 or not np.isin(labels, (0, 1)).all():
-        raise ValueError("labels must be 0 (the first image) or 1 (the second) for each pair")
+        raise InvalidValueError("labels must be 0 (the first image) or 1 (the second) for each pair")
 
 
 def compute_features(
@@ -272,8 +276,7 @@ def train_probe(
     keras.callbacks.History
         ``history.history`` holds ``loss`` and ``accuracy`` per epoch (and ``val_*`` with validation).
     """
-    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
-        raise ValueError(f"epochs must be an int >= 1, got {epochs!r}")
+    epochs = int_in_range(epochs, "epochs", 1)
     keras.utils.set_random_seed(seed)
     probe.classifier.kernel.assign(keras.initializers.GlorotUniform(seed=seed)(probe.classifier.kernel.shape))
     probe.classifier.bias.assign(np.zeros(2, np.float32))
@@ -282,7 +285,7 @@ def train_probe(
     fit = {"epochs": epochs, "verbose": verbose, "callbacks": callbacks}
     if arrays is None:
         if not isinstance(pairs, tf.data.Dataset):
-            raise TypeError(
+            raise InvalidTypeError(
                 "pairs must be a ContrastPairs, ((first, second), labels) arrays or a tf.data.Dataset of "
                 f"((first, second), label); got {type(pairs).__name__}"
             )

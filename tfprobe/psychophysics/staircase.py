@@ -15,49 +15,15 @@ threshold is above the highest contrast.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
-from typing import Any
 
 import numpy as np
 
+from tfprobe.errors import InvalidValueError
+from tfprobe.results.staircase import StaircaseResult
+from tfprobe.validation import int_in_range
+
 __all__ = ["StaircaseResult", "bisection_staircase"]
-
-
-@dataclasses.dataclass
-class StaircaseResult:
-    """Thresholds of a set of staircases.
-
-    Attributes
-    ----------
-    thresholds : ndarray (n,)
-        The last contrast tested by each staircase (the lab's estimate).
-    converged : ndarray of bool (n,)
-        Whether each staircase pinned its threshold down (target reached, bracket narrow enough).
-    iterations : ndarray of int (n,)
-        Tests each staircase made.
-    contrasts, accuracies : list of ndarray
-        Every tested contrast and the accuracy there, per staircase, in order.
-    target : float
-    """
-
-    thresholds: np.ndarray
-    converged: np.ndarray
-    iterations: np.ndarray
-    contrasts: list[np.ndarray]
-    accuracies: list[np.ndarray]
-    target: float
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain lists, for JSON."""
-        return {
-            "target": self.target,
-            "thresholds": self.thresholds.tolist(),
-            "converged": self.converged.tolist(),
-            "iterations": self.iterations.tolist(),
-            "contrasts": [c.tolist() for c in self.contrasts],
-            "accuracies": [a.tolist() for a in self.accuracies],
-        }
 
 
 def bisection_staircase(
@@ -95,16 +61,14 @@ def bisection_staircase(
     -------
     StaircaseResult
     """
-    if isinstance(n_conditions, bool) or not isinstance(n_conditions, (int, np.integer)) or n_conditions < 1:
-        raise ValueError(f"n_conditions must be an int >= 1, got {n_conditions!r}")
+    int_in_range(n_conditions, "n_conditions", 1)
     if not 0 < target < 1:
-        raise ValueError(f"target must be an accuracy in (0, 1), got {target!r}")
+        raise InvalidValueError(f"target must be an accuracy in (0, 1), got {target!r}")
     if not 0 <= low < high <= 1:
-        raise ValueError(f"the contrast range must satisfy 0 <= low < high <= 1, got low={low!r}, high={high!r}")
-    if isinstance(max_iterations, bool) or not isinstance(max_iterations, (int, np.integer)) or max_iterations < 1:
-        raise ValueError(f"max_iterations must be an int >= 1, got {max_iterations!r}")
+        raise InvalidValueError(f"the contrast range must satisfy 0 <= low < high <= 1, got low={low!r}, high={high!r}")
+    int_in_range(max_iterations, "max_iterations", 1)
     if not tolerance > 0:
-        raise ValueError(f"tolerance must be > 0, got {tolerance!r}")
+        raise InvalidValueError(f"tolerance must be > 0, got {tolerance!r}")
     n = int(n_conditions)
     lows, highs = np.full(n, float(low)), np.full(n, float(high))
     mids = (lows + highs) / 2
@@ -118,9 +82,9 @@ def bisection_staircase(
         active = np.flatnonzero(running)
         measured = np.asarray(accuracy_of(mids[active].copy(), active.copy()), dtype=np.float64).reshape(-1)
         if measured.shape != active.shape:
-            raise ValueError(f"accuracy_of returned {measured.shape[0]} accuracies for {active.size} conditions")
+            raise InvalidValueError(f"accuracy_of returned {measured.shape[0]} accuracies for {active.size} conditions")
         if not np.all((measured >= 0) & (measured <= 1)):
-            raise ValueError(f"accuracy_of must return proportions correct in [0, 1], got {measured}")
+            raise InvalidValueError(f"accuracy_of must return proportions correct in [0, 1], got {measured}")
         for condition, accuracy in zip(active, measured, strict=True):
             contrasts[condition].append(float(mids[condition]))
             accuracies[condition].append(float(accuracy))

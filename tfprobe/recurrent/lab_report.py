@@ -24,6 +24,8 @@ from tfprobe.recurrent.training import TrainingResult
 
 __all__ = ["write_lab_figures", "write_lab_report"]
 
+#: The original's accuracy on cluttered test scenes (bglt_0111, 4 time steps, 300,000 steps on a GPU).
+ORIGINAL_ACCURACY = 0.81
 ORIGINAL_AUXILIARY_THROUGH_TIME = (0.65, 0.73, 0.83, 0.85)
 
 
@@ -36,17 +38,16 @@ def write_lab_figures(
     training: TrainingResult | None,
 ) -> dict[str, tuple[str, Figure]]:
     """Make every figure, save each as ``folder/figures/<name>.png`` and return them by name with captions."""
-    from tfprobe.recurrent.lab import ORIGINAL_ACCURACY
-
     figures: dict[str, tuple[str, Figure]] = {}
     if training is not None and training.history:
         figures["learning_curve"] = (
-            "Validation accuracy against training steps and time (dashed: the original's 81% after 300,000 "
-            "GPU steps).",
+            "Validation accuracy against training steps and time (dashed: the original's 81% after 300,000 GPU steps).",
             plot_learning_curves({training.schedule.name: training.history}, reference=ORIGINAL_ACCURACY),
         )
-    figures["connections"] = ("The network's connections: bottom-up, lateral and top-down, with their parameter "
-                              "counts.", plot_connections(model))
+    figures["connections"] = (
+        "The network's connections: bottom-up, lateral and top-down, with their parameter counts.",
+        plot_connections(model),
+    )
     conv_stages = ("input", "conv1") if model.n_feats >= 1 else ("input",)
     figures["activations_over_time"] = (
         "Figure 3B: the input as the recurrent flows modulate it, and conv1 channel 0, over time steps for four "
@@ -58,10 +59,11 @@ def write_lab_figures(
         "repetitions; dashed: chance).",
         plot_decoding_through_time(decoding),
     )
-    figures["decoding_category_clean"] = (
-        "Category decoding from clean images (the target alone).",
-        plot_decoding_through_time(decoding, image_type="clean"),
-    )
+    if "clean" in decoding.activations.axes["image_type"]:
+        figures["decoding_category_clean"] = (
+            "Category decoding from clean images (the target alone).",
+            plot_decoding_through_time(decoding, image_type="clean"),
+        )
     figures["decoding_auxiliary"] = (
         "The category-orthogonal variables through time: location, scale, orientation (cluttered scenes).",
         plot_auxiliary_through_time(decoding),
@@ -86,6 +88,42 @@ def _connection_rows(model: GainModulatedRNN) -> list[list[Any]]:
     return [[c.direction, c.source, c.target, c.kind or "-", f"{c.parameters:,}"] for c in connections(model)]
 
 
+def _seconds(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"
+
+
+def _budget_section(summary: dict[str, Any]) -> ReportSection:
+    """The time budget: the plan (seconds per phase, steps) beside the seconds each phase took."""
+    budget, timings = summary["budget"], summary["timings"]
+    planned: dict[str, float] = {}
+    if budget is not None:
+        planned = {**budget["spent"], "training": budget["training"], **budget["later"], "margin": budget["margin"]}
+    phases = [*planned, *(name for name in timings if name not in planned and name != "total")]
+    rows = [[name, _seconds(planned.get(name)), _seconds(timings.get(name))] for name in phases]
+    rows.append(["total", _seconds(budget["seconds"] if budget is not None else None), _seconds(timings["total"])])
+    if budget is None:
+        text = (
+            "No time budget was planned (the weights were loaded, or no time limit was given); the run took "
+            f"{timings['total']:.0f} s up to writing this report."
+        )
+    else:
+        per_step = budget["costs"]["per_step"]
+        timed = "" if per_step is None else f" at {per_step:.3f} s per step (timed here on a throwaway network)"
+        text = (
+            f"Budget: {budget['seconds'] / 60:g} minutes ({budget['seconds']:.0f} s) for the whole run. Before "
+            f"training, {sum(budget['spent'].values()):.0f} s went on {', '.join(budget['spent'])}; the phases after "
+            f"training ({', '.join(budget['later'])}) were planned at {sum(budget['later'].values()):.0f} s from "
+            f"rehearsing a part of each on the throwaway network, with a {budget['margin']:.0f} s margin; training "
+            f"got the rest, {budget['training']:.0f} s (validations and set-up included) for {budget['steps']:,} "
+            f"steps{timed}. The run took {timings['total']:.0f} s up to writing this report."
+        )
+    return ReportSection(
+        "Time budget",
+        paragraphs=[text],
+        tables=[("Planned and actual seconds per phase", ["phase", "planned (s)", "actual (s)"], rows)],
+    )
+
+
 def write_lab_report(
     path: Path,
     summary: dict[str, Any],
@@ -104,7 +142,8 @@ def write_lab_report(
                 f"Recurrent gain-modulated network {model_info['code']} with {model_info['timesteps']} time steps "
                 f"and {model_info['n_feats']} conv1 channels (Thorat, Aldegheri & Kietzmann 2021).",
                 f"Weights: {summary['weights_source']}.",
-                "Data: " + "; ".join(f"{name} from {source}" for name, source in summary["data"]["sources"].items())
+                "Data: "
+                + "; ".join(f"{name} from {source}" for name, source in summary["data"]["sources"].items())
                 + (
                     f" (from the 10,000-image test split embedded in tfprobe, divided into disjoint train, "
                     f"validation and test parts: {', '.join(summary['data']['embedded_test_split'])})"
@@ -136,8 +175,11 @@ def write_lab_report(
                 + ")."
             ],
             preformatted=[decoding.summary()],
-            figures=[figures[name] for name in ("decoding_category", "decoding_category_clean", "decoding_auxiliary",
-                                                "decoding_flows") if name in figures],
+            figures=[
+                figures[name]
+                for name in ("decoding_category", "decoding_category_clean", "decoding_auxiliary", "decoding_flows")
+                if name in figures
+            ],
         ),
     ]
     if perturbation is not None:
@@ -148,17 +190,16 @@ def write_lab_report(
                 figures=[figures["perturbation"]],
             )
         )
-    timings = summary["timings"]
+    sections.append(_budget_section(summary))
     sections.append(
         ReportSection(
-            "Configuration and timings",
-            tables=[("Seconds per stage", ["stage", "seconds"], [[k, v] for k, v in timings.items()])],
+            "Configuration",
             preformatted=[json.dumps({"settings": summary["settings"], "machine": summary["machine"]}, indent=1)],
         )
     )
     if model is not None:
-        sections[0].tables.append(("Connections", ["direction", "from", "to", "kind", "parameters"],
-                                   _connection_rows(model)))
+        sections[0].tables.append(
+            ("Connections", ["direction", "from", "to", "kind", "parameters"], _connection_rows(model))
+        )
     title = f"tfprobe recurrent-network lab: {model_info['code']}, {model_info['timesteps']} time steps"
     return write_report(path, title, sections, overwrite=True)
-

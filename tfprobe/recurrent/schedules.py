@@ -14,11 +14,14 @@ The fast schedule also starts on easier data: scenes without clutter (the target
 image) fade out of the training batches over the warm-up, from all of batch 0 to none at its end (a
 curriculum; the scenes, labels and stream are otherwise those of a run without it, and the network is
 still trained and tested on cluttered scenes).  Learning where the target is and what it is from clean
-images first shortens the near-chance start: side by side, one thread each, 1,000 steps of the fast
-schedule with the same seed, weights and scenes reached 27.2% on cluttered test scenes with a 300-step
-curriculum against 18.3% without (validation 10.9% against 8.5% after 250 steps, 16.1% against 11.6%
-after 500, 21.4% against 15.5% after 750, 27.5% against 18.7% after 1,000; clean test scenes 41.8%
-against 27.3%).
+images first is meant to shorten the near-chance start.  One pair of runs (6 December 2026, a 2-core AMD
+EPYC) suggested it: side by side, one thread each, 1,000 steps of the fast schedule with the same seed,
+weights and scenes reached 27.2% on cluttered test scenes with a 300-step curriculum against 18.3% without
+(validation 10.9% against 8.5% after 250 steps, 16.1% against 11.6% after 500, 21.4% against 15.5% after
+750, 27.5% against 18.7% after 1,000; clean test scenes 41.8% against 27.3%).  Over seeds 0, 1 and 2
+(``benchmarks/curriculum_seeds.py --steps 300``, 7 December 2026, the same machine shared with other work)
+the gain was within the spread: 8.9% +- 1.9 validation accuracy after 300 steps with the curriculum,
+7.6% +- 1.9 without, both near chance.
 
 Measured before the curriculum, on a 2-core CPU, the same seed, scenes and validation set: without a
 warm-up, Adam at a constant 1e-3 collapses to one class (6.7% validation accuracy after 1,000 steps),
@@ -41,6 +44,7 @@ from typing import Any
 
 import keras
 
+from tfprobe.errors import InvalidTypeError, InvalidValueError
 from tfprobe.validation import positive_int
 
 __all__ = ["SCHEDULES", "TrainingSchedule", "WarmupHoldCosine", "get_schedule"]
@@ -96,16 +100,16 @@ class TrainingSchedule:
 
     def __post_init__(self) -> None:
         if not (isinstance(self.learning_rate, (int, float)) and 0 < self.learning_rate < 1):
-            raise ValueError(f"learning_rate must be a number in (0, 1), got {self.learning_rate!r}")
+            raise InvalidValueError(f"learning_rate must be a number in (0, 1), got {self.learning_rate!r}")
         positive_int(self.batch_size, "batch_size")
         if not 0 <= self.warmup_fraction < 1:
-            raise ValueError(f"warmup_fraction must be in [0, 1), got {self.warmup_fraction!r}")
+            raise InvalidValueError(f"warmup_fraction must be in [0, 1), got {self.warmup_fraction!r}")
         if not 0 <= self.final_fraction <= 1:
-            raise ValueError(f"final_fraction must be in [0, 1], got {self.final_fraction!r}")
+            raise InvalidValueError(f"final_fraction must be in [0, 1], got {self.final_fraction!r}")
         if not 0 < self.decay_fraction <= 1:
-            raise ValueError(f"decay_fraction must be in (0, 1], got {self.decay_fraction!r}")
+            raise InvalidValueError(f"decay_fraction must be in (0, 1], got {self.decay_fraction!r}")
         if not 0 <= self.curriculum_fraction < 1:
-            raise ValueError(f"curriculum_fraction must be in [0, 1), got {self.curriculum_fraction!r}")
+            raise InvalidValueError(f"curriculum_fraction must be in [0, 1), got {self.curriculum_fraction!r}")
 
     @property
     def depends_on_steps(self) -> bool:
@@ -185,10 +189,10 @@ def get_schedule(schedule: str | TrainingSchedule, **changes: Any) -> TrainingSc
     (those that are not None: ``learning_rate``, ``batch_size``, ...)."""
     if isinstance(schedule, str):
         if schedule not in SCHEDULES:
-            raise ValueError(f"unknown schedule {schedule!r}: expected one of {', '.join(SCHEDULES)}")
+            raise InvalidValueError(f"unknown schedule {schedule!r}: expected one of {', '.join(SCHEDULES)}")
         schedule = SCHEDULES[schedule]
     elif not isinstance(schedule, TrainingSchedule):
-        raise TypeError(f"schedule must be a name or a TrainingSchedule, got {type(schedule).__name__}")
+        raise InvalidTypeError(f"schedule must be a name or a TrainingSchedule, got {type(schedule).__name__}")
     changes = {key: value for key, value in changes.items() if value is not None}
     return dataclasses.replace(schedule, **changes) if changes else schedule
 
@@ -216,7 +220,7 @@ class WarmupHoldCosine(keras.optimizers.schedules.LearningRateSchedule):
         self.decay_steps = int(decay_steps)
         self.final_fraction = float(final_fraction)
         if min(self.warmup_steps, self.hold_steps, self.decay_steps) < 0:
-            raise ValueError(
+            raise InvalidValueError(
                 "warmup_steps, hold_steps and decay_steps must be >= 0, got "
                 f"{self.warmup_steps}, {self.hold_steps}, {self.decay_steps}"
             )

@@ -15,144 +15,33 @@ values, and is saved as a self-describing HDF5 file.
 
 from __future__ import annotations
 
-import dataclasses
-import os
 from collections.abc import Sequence
-from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from tfprobe.datasets.scenes import ClutteredScenes, Scenes
 from tfprobe.decoding import decode
 from tfprobe.decoding.splits import HoldOut
+from tfprobe.errors import InvalidTypeError, InvalidValueError
 from tfprobe.models.architecture import STAGES
 from tfprobe.models.gain_rnn import GainModulatedRNN
+from tfprobe.probe import Probe
 from tfprobe.progress import ProgressBar
-from tfprobe.recurrent.labelled import LabelledArray, load_labelled, save_labelled
+from tfprobe.results.labelled import LabelledArray
+from tfprobe.results.time_decoding import AUXILIARY_GROUPS, TimeDecodingResult
 from tfprobe.validation import positive_int
 
 __all__ = ["AUXILIARY_GROUPS", "IMAGE_TYPES", "VARIABLES", "TimeDecodingResult", "decode_through_time"]
 
 VARIABLES: tuple[str, ...] = ("category", "domain", "x", "y", "scale", "orientation")
 IMAGE_TYPES: tuple[str, ...] = ("cluttered", "clean")
-#: The category-orthogonal variables as the original groups them (location = mean of x and y).
-AUXILIARY_GROUPS: dict[str, tuple[str, ...]] = {
-    "location": ("x", "y"),
-    "scale": ("scale",),
-    "orientation": ("orientation",),
-}
-_FORMAT = "tfprobe.TimeDecodingResult/1"
-
-
-@dataclasses.dataclass(frozen=True)
-class TimeDecodingResult:
-    """Held-out decoding accuracy through layers and time steps.
-
-    Attributes
-    ----------
-    activations : LabelledArray
-        Axes ``("layer", "timestep", "variable", "image_type", "repetition")``; ``timestep`` is 1-based
-        as in the paper (1 .. T).
-    flows : LabelledArray or None
-        Decoding from the recurrent flow into each layer, axes ``("layer", "transition", "variable",
-        "image_type", "repetition")``; transition ``t`` (1-based) is the flow from time step ``t`` to
-        ``t + 1``.  None when flows were not decoded.
-    readout_accuracy : LabelledArray
-        The network's own category accuracy on the same scenes, axes ``("image_type", "repetition")``.
-    """
-
-    activations: LabelledArray
-    flows: LabelledArray | None
-    readout_accuracy: LabelledArray
-
-    @property
-    def attrs(self) -> dict[str, Any]:
-        return dict(self.activations.attrs)
-
-    @property
-    def repetitions(self) -> int:
-        return len(self.activations.axes["repetition"])
-
-    def auxiliary(self, image_type: str = "cluttered") -> LabelledArray:
-        """The category-orthogonal variables grouped as the original: location (mean of x and y), scale,
-        orientation.  Axes ``("layer", "timestep", "group", "repetition")``."""
-        values = np.stack(
-            [
-                np.mean([self.activations.sel(variable=v, image_type=image_type) for v in members], axis=0)
-                for members in AUXILIARY_GROUPS.values()
-            ],
-            axis=2,
-        )
-        axes = {
-            "layer": self.activations.axes["layer"],
-            "timestep": self.activations.axes["timestep"],
-            "group": list(AUXILIARY_GROUPS),
-            "repetition": self.activations.axes["repetition"],
-        }
-        return LabelledArray(values, axes, {**self.attrs, "image_type": image_type})
-
-    def auxiliary_through_time(self, image_type: str = "cluttered") -> np.ndarray:
-        """Mean auxiliary decoding per time step, over layers, groups and repetitions: the original's
-        "auxiliary variable avg. decoding through time" (0.65, 0.73, 0.83, 0.85 for its trained networks)."""
-        return self.auxiliary(image_type).values.mean(axis=(0, 2, 3))
-
-    def auxiliary_through_layers(self, image_type: str = "cluttered") -> np.ndarray:
-        """Mean auxiliary decoding per layer, over time steps, groups and repetitions."""
-        return self.auxiliary(image_type).values.mean(axis=(1, 2, 3))
-
-    def summary(self) -> str:
-        """Text tables: read-out accuracy, category decoding per layer and time step, auxiliary means."""
-        acc = self.activations
-        steps = acc.axes["timestep"]
-        lines = [
-            f"Decoding through time ({self.attrs.get('model', 'model')}, {self.repetitions} repetition(s) of "
-            f"{self.attrs.get('n')} scenes, {self.attrs.get('classifier')}, test {self.attrs.get('n_test')})",
-            "read-out accuracy: "
-            + ", ".join(
-                f"{t} {100 * self.readout_accuracy.sel(image_type=t).mean():.1f}%"
-                for t in self.readout_accuracy.axes["image_type"]
-            ),
-        ]
-        for image_type in acc.axes["image_type"]:
-            lines.append(f"{image_type}: decoding accuracy (%) per time step")
-            lines.append(f"{'layer':<7}{'variable':<13}" + "".join(f"{'t=' + str(t):>8}" for t in steps))
-            for layer in acc.axes["layer"]:
-                for variable in acc.axes["variable"]:
-                    row = acc.sel(layer=layer, variable=variable, image_type=image_type).mean(axis=-1)
-                    lines.append(f"{layer:<7}{variable:<13}" + "".join(f"{100 * v:8.1f}" for v in row))
-        if all(v in acc.axes["variable"] for members in AUXILIARY_GROUPS.values() for v in members):
-            through_time = self.auxiliary_through_time()
-            lines.append("auxiliary variables, mean through time: " + ", ".join(f"{v:.3f}" for v in through_time))
-            lines.append(
-                "auxiliary variables, mean through layers: "
-                + ", ".join(f"{v:.3f}" for v in self.auxiliary_through_layers())
-            )
-        return "\n".join(lines)
-
-    def save(self, path: str | os.PathLike[str], *, overwrite: bool = False) -> Path:
-        """Write every array to one self-describing HDF5 file (see :func:`save_labelled`), atomically."""
-        arrays = {"activations": self.activations, "readout_accuracy": self.readout_accuracy}
-        if self.flows is not None:
-            arrays["flows"] = self.flows
-        return save_labelled(path, arrays, {"format": _FORMAT}, overwrite=overwrite)
-
-    @classmethod
-    def load(cls, path: str | os.PathLike[str]) -> TimeDecodingResult:
-        """Read a file written by :meth:`save`."""
-        arrays, attrs = load_labelled(path)
-        if attrs.get("format") != _FORMAT:
-            raise ValueError(
-                f"{path} is not a decoding-through-time result (format {attrs.get('format')!r}, expected {_FORMAT})"
-            )
-        return cls(arrays["activations"], arrays.get("flows"), arrays["readout_accuracy"])
 
 
 def _check_subset(name: str, given: Sequence[str] | str, allowed: Sequence[str]) -> list[str]:
     chosen = [given] if isinstance(given, str) else list(given)
     unknown = [value for value in chosen if value not in allowed]
     if unknown or not chosen or len(set(chosen)) != len(chosen):
-        raise ValueError(f"{name} must be distinct values among {', '.join(allowed)}; got {given!r}")
+        raise InvalidValueError(f"{name} must be distinct values among {', '.join(allowed)}; got {given!r}")
     return [value for value in allowed if value in chosen]
 
 
@@ -161,7 +50,7 @@ def _repetition_scenes(scenes: ClutteredScenes | Sequence[Scenes], n: int, repet
         return [scenes.sample(n) for _ in range(repetitions)]
     listed = list(scenes) if isinstance(scenes, Sequence) and not isinstance(scenes, (str, bytes)) else None
     if not listed or not all(isinstance(item, Scenes) for item in listed):
-        raise TypeError(
+        raise InvalidTypeError(
             "scenes must be a ClutteredScenes (n scenes are drawn per repetition) or a non-empty sequence of "
             f"Scenes (one per repetition); got {type(scenes).__name__}"
         )
@@ -169,29 +58,30 @@ def _repetition_scenes(scenes: ClutteredScenes | Sequence[Scenes], n: int, repet
 
 
 def _features(
-    model: GainModulatedRNN, images: np.ndarray, layers: list[str], flows: bool, batch_size: int
+    probe: Probe, images: np.ndarray, layers: list[str], flows: bool, batch_size: int
 ) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """Flattened activity of every (layer, time step) and, with ``flows``, every flow into a layer; and the
     log-probabilities of the same run."""
-    parts: dict[str, list[np.ndarray]] = {}
-    log_probs: list[np.ndarray] = []
+    model = probe.model
     flow_layers = [stage for stage in layers if stage in model.flow_stages()] if flows else []
+    columns = {f"{stage}@t{t + 1}": [f"{stage}@t{t}"] for stage in layers for t in range(model.timesteps)}
+    for stage in flow_layers:
+        for t in range(model.timesteps - 1):
+            columns[f"flow:{stage}@t{t + 1}"] = [f"{stage}.{kind}@t{t}" for kind in model.flags.kinds]
+    units = ["log_probs", *(unit for group in columns.values() for unit in group)]
+    parts: dict[str, list[np.ndarray]] = {name: [] for name in columns}
+    log_probs: list[np.ndarray] = []
     for first in range(0, len(images), batch_size):
-        out = model(images[first : first + batch_size], return_activations=True)
-        log_probs.append(np.asarray(out.log_probs))
-        for stage in layers:
-            for t, activity in enumerate(out.activations[stage]):
-                parts.setdefault(f"{stage}@t{t + 1}", []).append(np.asarray(activity).reshape(len(activity), -1))
-        for stage in flow_layers:
-            for t in range(model.timesteps - 1):
-                kinds = [out.flows[stage][kind] for kind in model.flags.kinds if out.flows[stage][kind] is not None]
-                flat = np.concatenate([np.asarray(flow[t]).reshape(len(np.asarray(flow[t])), -1) for flow in kinds], 1)
-                parts.setdefault(f"flow:{stage}@t{t + 1}", []).append(flat)
+        values = probe.forward(images[first : first + batch_size], units)
+        log_probs.append(np.asarray(values["log_probs"]))
+        for name, group in columns.items():
+            flat = [np.asarray(values[unit]).reshape(len(log_probs[-1]), -1) for unit in group]
+            parts[name].append(flat[0] if len(flat) == 1 else np.concatenate(flat, 1))
     return {name: np.concatenate(chunks) for name, chunks in parts.items()}, np.concatenate(log_probs)
 
 
 def decode_through_time(
-    model: GainModulatedRNN,
+    model: GainModulatedRNN | Probe,
     scenes: ClutteredScenes | Sequence[Scenes],
     *,
     n: int = 1000,
@@ -212,7 +102,9 @@ def decode_through_time(
 
     Parameters
     ----------
-    model : GainModulatedRNN
+    model : GainModulatedRNN or Probe
+        The network, or a :class:`~tfprobe.Probe` of it (its activations and flows are read through
+        :meth:`~tfprobe.Probe.forward` either way).
     scenes : ClutteredScenes or sequence of Scenes
         A generator (the test split, as the original) from which ``n`` new scenes are drawn per
         repetition, or the scenes of each repetition.
@@ -246,8 +138,11 @@ def decode_through_time(
     ValueError
         Too few scenes for the split, or unknown variables, layers or image types.
     """
+    probe = model if isinstance(model, Probe) else None
+    model = probe.model if probe is not None else model
     if not isinstance(model, GainModulatedRNN):
-        raise TypeError(f"decode_through_time needs a GainModulatedRNN, got {type(model).__name__}")
+        raise InvalidTypeError(f"decode_through_time needs a GainModulatedRNN, got {type(model).__name__}")
+    probe = probe if probe is not None else Probe(model)
     variables = _check_subset("variables", variables, VARIABLES)
     layers = _check_subset("layers", layers, STAGES)
     image_types = _check_subset("image_types", image_types, IMAGE_TYPES)
@@ -262,7 +157,7 @@ def decode_through_time(
         sizes = [len(item) for item in given]
     smallest = min(sizes)
     if smallest - n_test < 2:
-        raise ValueError(
+        raise InvalidValueError(
             f"too few scenes for the split: {smallest} scenes per repetition cannot hold {n_test} test scenes and at "
             f"least 2 training scenes (the original: 1,000 scenes, 200 for testing); give more scenes or a smaller "
             f"n_test"
@@ -281,7 +176,7 @@ def decode_through_time(
         targets = {variable: np.asarray(item.labels[variable]) for variable in variables}
         for i, image_type in enumerate(image_types):
             images = item.images if image_type == "cluttered" else item.clean
-            features, log_probs = _features(model, images, layers, bool(flow_layers), batch_size)
+            features, log_probs = _features(probe, images, layers, bool(flow_layers), batch_size)
             readout[i, r] = np.mean(log_probs.argmax(-1) == np.asarray(item.labels["category"]))
             result = decode(
                 features, targets, cv=HoldOut(n_test), classifier=classifier, C=C, standardize=standardize, pca=pca

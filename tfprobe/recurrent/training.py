@@ -19,7 +19,6 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import json
-import math
 import os
 import shutil
 import time
@@ -33,17 +32,20 @@ import tensorflow as tf
 
 from tfprobe.atomic import staged
 from tfprobe.datasets.scenes import ClutteredScenes, Scenes
-from tfprobe.errors import CheckpointMismatchError
+from tfprobe.errors import CheckpointMismatchError, ExistingOutputError, InvalidTypeError, InvalidValueError
 from tfprobe.progress import ProgressBar
 from tfprobe.recurrent.schedules import TrainingSchedule, get_schedule
+from tfprobe.results.training import learning_curve
 from tfprobe.validation import positive_int
 
-__all__ = ["TrainingResult", "evaluate", "train"]
+__all__ = ["TrainingResult", "checkpointed_progress", "evaluate", "learning_curve", "train"]
 
 RUN_FILE = "run.json"
 HISTORY_FILE = "history.json"
 CHECKPOINT_FOLDER = "checkpoints"
 MODEL_FILE = "model.weights.h5"
+#: Scenes :func:`evaluate` runs through the network at once (by default).
+EVALUATION_BATCH_SIZE = 250
 
 
 @dataclasses.dataclass
@@ -97,10 +99,10 @@ def _model_description(model: keras.Model) -> dict[str, Any]:
 
 def _check_model(model: keras.Model) -> None:
     if not isinstance(model, keras.Model):
-        raise TypeError(f"model must be a keras.Model, got {type(model).__name__}")
+        raise InvalidTypeError(f"model must be a keras.Model, got {type(model).__name__}")
     shape = tuple(model.compute_output_shape((1, 100, 100, 1)))
     if shape != (1, 20):
-        raise ValueError(
+        raise InvalidValueError(
             f"model must map (batch, 100, 100, 1) scenes to (batch, 20) log-probabilities; it gives {shape}"
         )
 
@@ -115,11 +117,11 @@ def _validation_scenes(validation: int | Scenes, seed: int) -> Scenes:
 def _check_strategy(strategy: tf.distribute.Strategy, model: keras.Model, batch_size: int) -> None:
     replicas = strategy.num_replicas_in_sync
     if batch_size % replicas:
-        raise ValueError(f"batch_size {batch_size} must be divisible by the strategy's {replicas} replicas")
+        raise InvalidValueError(f"batch_size {batch_size} must be divisible by the strategy's {replicas} replicas")
     # A Keras variable wraps the TensorFlow variable the strategy made (a MirroredVariable under its scope).
     variable = getattr(model.trainable_variables[0], "_value", model.trainable_variables[0])
     if replicas > 1 and not strategy.extended.variable_created_in_scope(variable):
-        raise ValueError(
+        raise InvalidValueError(
             f"the model's variables were not created under the strategy ({type(strategy).__name__}): "
             "build the model inside `with strategy.scope():` and pass the same strategy"
         )
@@ -135,18 +137,19 @@ def _is_chief(strategy: tf.distribute.Strategy) -> bool:
     return task_type == "worker" and task_id == 0 and "chief" not in resolver.cluster_spec().as_dict()
 
 
-# Each finished train() call in a process waits at its own barrier; every worker makes the same calls.
-_finish_barriers = itertools.count()
-_FINISH_BARRIER_TIMEOUT_MS = 3_600_000
+# Each barrier of a train() call in a process has its own number; every worker makes the same calls.
+_barriers = itertools.count()
+_BARRIER_TIMEOUT_MS = 3_600_000
 
 
-def _wait_for_every_worker(strategy: tf.distribute.Strategy) -> None:
-    """Hold this worker of a cluster until every worker has finished training.
+def _wait_for_every_worker(strategy: tf.distribute.Strategy, stage: str) -> None:
+    """Hold this worker of a cluster until every worker has reached ``stage`` (a name for the barrier).
 
-    Collective ops pull a tensor from the worker that produced it, so a worker whose last all-reduce has
-    completed may still be serving its share to a slower peer: leaving at once makes that peer fail with
-    "connection refused".  The barrier is the coordination service's, which ``MultiWorkerMirroredStrategy``
-    starts on every cluster.
+    Used where one worker must not run ahead: at the end of training, collective ops pull a tensor from
+    the worker that produced it, so a worker whose last all-reduce has completed may still be serving its
+    share to a slower peer, and leaving at once makes that peer fail with "connection refused"; at the
+    start, the other workers read the run folder only once the chief has prepared it.  The barrier is the
+    coordination service's, which ``MultiWorkerMirroredStrategy`` starts on every cluster.
     """
     resolver = getattr(strategy, "cluster_resolver", None)
     spec = resolver.cluster_spec().as_dict() if resolver is not None else {}
@@ -156,7 +159,7 @@ def _wait_for_every_worker(strategy: tf.distribute.Strategy) -> None:
 
     if context.context().coordination_service is None:
         return
-    context.context().wait_at_barrier(f"tfprobe.train.finished.{next(_finish_barriers)}", _FINISH_BARRIER_TIMEOUT_MS)
+    context.context().wait_at_barrier(f"tfprobe.train.{stage}.{next(_barriers)}", _BARRIER_TIMEOUT_MS)
 
 
 def _several_cpu_replicas(strategy: tf.distribute.Strategy) -> bool:
@@ -181,12 +184,12 @@ class _RunFolder:
         """Create the folder or check it holds a run with the same settings; True when resuming."""
         folder = self.folder
         if folder.exists() and not folder.is_dir():
-            raise FileExistsError(f"training folder {str(folder)!r} exists and is not a folder")
+            raise ExistingOutputError(f"training folder {str(folder)!r} exists and is not a folder")
         if overwrite and self.chief and folder.exists():
             shutil.rmtree(folder)
         if folder.is_dir() and any(folder.iterdir()):
             if not self.run_file.is_file():
-                raise FileExistsError(
+                raise ExistingOutputError(
                     f"folder {str(folder)!r} exists and holds no training run ({RUN_FILE} is missing): "
                     "choose another folder, or overwrite=True (--overwrite) to replace it"
                 )
@@ -249,7 +252,11 @@ def _replica_batches(
             batches = batches.unbatch().batch(per_replica, drop_remainder=True)
         options = tf.data.Options()
         options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.OFF
-        return batches.with_options(options).prefetch(tf.data.AUTOTUNE)
+        # Without autotuning: its background thread made deleting the stream at the end of training block
+        # for up to 30 s on a busy 2-core CPU (half the runs).  Two batches ahead are plenty: rendering one
+        # costs about 1% of a step.
+        options.autotune.enabled = False
+        return batches.with_options(options).prefetch(2)
 
     return strategy.distribute_datasets_from_function(make)
 
@@ -285,7 +292,9 @@ def _train_step(
     return step
 
 
-def evaluate(model: keras.Model, scenes: Scenes, *, batch_size: int = 250, clean: bool = False) -> dict[str, float]:
+def evaluate(
+    model: keras.Model, scenes: Scenes, *, batch_size: int = EVALUATION_BATCH_SIZE, clean: bool = False
+) -> dict[str, float]:
     """Mean loss (NLL) and accuracy of the network's category read-out on a set of scenes.
 
     Parameters
@@ -326,6 +335,27 @@ def _forward_function(model: keras.Model, jit: bool) -> Callable[[tf.Tensor], tf
 
         cache[jit] = tf.function(forward, jit_compile=jit, reduce_retracing=True)
     return cache[jit]
+
+
+def checkpointed_progress(folder: str | os.PathLike[str]) -> tuple[int, float]:
+    """The steps and training seconds of the last checkpoint in a run folder (0 and 0.0 without one).
+
+    Parameters
+    ----------
+    folder : path
+        A run folder of :func:`train`.
+
+    Returns
+    -------
+    tuple of int and float
+        The step a run resumed there starts from, and its training time so far (every session).
+    """
+    latest = tf.train.latest_checkpoint(str(Path(folder) / CHECKPOINT_FOLDER))
+    if latest is None:
+        return 0, 0.0
+    step = tf.train.load_variable(latest, "step/.ATTRIBUTES/VARIABLE_VALUE")
+    seconds = tf.train.load_variable(latest, "elapsed_seconds/.ATTRIBUTES/VARIABLE_VALUE")
+    return int(step), float(seconds)
 
 
 def _save_weights(model: keras.Model, path: Path) -> None:
@@ -466,7 +496,17 @@ def train(
     if folder is not None:
         resolver = getattr(strategy, "cluster_resolver", None)
         run_folder = _RunFolder(Path(folder), chief, getattr(resolver, "task_id", None))
-        resuming = run_folder.prepare(settings, overwrite)
+        # The chief first: a worker looking at the folder while the chief writes run.json (a temporary file
+        # beside it, then a rename) or clears it for overwrite would find a folder that holds no run.  A
+        # chief that fails still reaches the barrier; the others then fail on the same folder.
+        if chief:
+            try:
+                resuming = run_folder.prepare(settings, overwrite)
+            finally:
+                _wait_for_every_worker(strategy, "prepared")
+        else:
+            _wait_for_every_worker(strategy, "prepared")
+            resuming = run_folder.prepare(settings, overwrite)
         manager = tf.train.CheckpointManager(checkpoint, str(run_folder.checkpoints), max_to_keep=keep_checkpoints)
         if resuming and manager.latest_checkpoint:
             checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
@@ -564,7 +604,7 @@ def train(
             bar.close()
     if run_folder is not None and chief:
         _save_weights(model, run_folder.folder / MODEL_FILE)
-    _wait_for_every_worker(strategy)
+    _wait_for_every_worker(strategy, "finished")
     return TrainingResult(
         model=model,
         history=history,
@@ -574,9 +614,3 @@ def train(
         schedule=schedule,
         folder=None if run_folder is None else run_folder.folder,
     )
-
-
-def learning_curve(history: list[dict[str, float]], key: str = "validation_accuracy") -> np.ndarray:
-    """``(steps, seconds, value)`` rows of a history, for plotting against steps or time."""
-    rows = [(entry["step"], entry["seconds"], entry.get(key, math.nan)) for entry in history]
-    return np.asarray(rows, dtype=np.float64).reshape(-1, 3)

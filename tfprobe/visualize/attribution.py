@@ -6,6 +6,9 @@ from typing import Any
 
 import numpy as np
 
+from tfprobe.errors import InvalidValueError
+from tfprobe.validation import non_negative_int
+
 __all__ = ["input_gradients"]
 
 
@@ -48,12 +51,11 @@ def input_gradients(
 
     probe = model if isinstance(model, Probe) else Probe(model)
     images = np.asarray(images, dtype=np.float32)
-    if isinstance(smooth, bool) or not isinstance(smooth, (int, np.integer)) or smooth < 0:
-        raise ValueError(f"smooth must be a number of noisy copies >= 0, got {smooth!r}")
+    smooth = non_negative_int(smooth, "smooth", "a number of noisy copies")
     if not smooth:
         return probe.gradients(images, unit, channel=channel, batch_size=batch_size)
     if not noise > 0:
-        raise ValueError(f"noise must be positive, got {noise!r}")
+        raise InvalidValueError(f"noise must be positive, got {noise!r}")
     rng = np.random.default_rng(seed)
     spread = images.max(axis=tuple(range(1, images.ndim))) - images.min(axis=tuple(range(1, images.ndim)))
     scale = (noise * spread).reshape(-1, *([1] * (images.ndim - 1))).astype(np.float32)

@@ -18,15 +18,15 @@ bound to two models is refused, and rendering it for another model too.
 from __future__ import annotations
 
 import dataclasses
-import numbers
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import tensorflow as tf
 
-from tfprobe.errors import ObjectiveError
+from tfprobe.errors import InvalidIndexError, InvalidTypeError, ObjectiveError
 from tfprobe.probing.units import UnitInfo
+from tfprobe.validation import is_real
 
 __all__ = [
     "Objective",
@@ -110,14 +110,14 @@ class Objective:
         return (-1.0) * self
 
     def __mul__(self, factor: float) -> Objective:
-        if isinstance(factor, bool) or not isinstance(factor, numbers.Real):
+        if not is_real(factor):
             return NotImplemented
         return Objective([dataclasses.replace(t, weight=t.weight * float(factor)) for t in self.terms])
 
     __rmul__ = __mul__
 
     def __truediv__(self, divisor: float) -> Objective:
-        if isinstance(divisor, bool) or not isinstance(divisor, numbers.Real):
+        if not is_real(divisor):
             return NotImplemented
         return self * (1.0 / float(divisor))
 
@@ -254,7 +254,7 @@ def _check_index(term: Term, unit: UnitInfo) -> Term:
     index = term.parameters["index"]
     bad = index[(index < 0) | (index >= (channels or 0))]
     if len(bad):
-        raise IndexError(
+        raise InvalidIndexError(
             f"channel {int(bad[0])} out of range for unit {unit.name!r}: it has {channels} channels (0 to "
             f"{(channels or 1) - 1})"
         )
@@ -271,7 +271,7 @@ def _check_neuron(term: Term, unit: UnitInfo) -> Term:
     _check_index(term, unit)
     for axis, size in (("y", unit.shape[0]), ("x", unit.shape[1])):
         if size is not None and np.any(term.parameters[axis] >= size):  # -1 stands for the centre
-            raise IndexError(
+            raise InvalidIndexError(
                 f"neuron {axis}={int(term.parameters[axis].max())} out of range for {unit.name!r} "
                 f"({unit.shape[0]} x {unit.shape[1]})"
             )
@@ -401,7 +401,7 @@ def stack(*objectives: Objective) -> Objective:
         raise ObjectiveError("stack() needs at least one objective")
     for position, objective in enumerate(objectives):
         if not isinstance(objective, Objective):
-            raise TypeError(f"stack() takes objectives; argument {position} is {type(objective).__name__}")
+            raise InvalidTypeError(f"stack() takes objectives; argument {position} is {type(objective).__name__}")
         if objective.size is None:
             raise ObjectiveError(
                 f"stack() needs objectives with per-image parameters (their number of images), got {objective!r}: "

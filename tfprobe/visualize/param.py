@@ -22,6 +22,8 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
+from tfprobe.errors import InvalidValueError
+
 __all__ = ["COLOR_CORRELATION", "Fourier", "Maco", "Parameterization", "Pixels"]
 
 #: Square root of ImageNet's colour correlation (Lucid's ``color_correlation_svd_sqrt``), normalised.
@@ -91,9 +93,9 @@ class Pixels(Parameterization):
 
     def __init__(self, squash: str = "sigmoid", init: str = "gray", std: float = 0.01) -> None:
         if squash not in ("sigmoid", "clip", "none"):
-            raise ValueError(f"squash must be 'sigmoid', 'clip' or 'none', got {squash!r}")
+            raise InvalidValueError(f"squash must be 'sigmoid', 'clip' or 'none', got {squash!r}")
         if init not in ("gray", "noise"):
-            raise ValueError(f"init must be 'gray' or 'noise', got {init!r}")
+            raise InvalidValueError(f"init must be 'gray' or 'noise', got {init!r}")
         self.squash, self.init, self.std = squash, init, float(std)
 
     def initial(self, batch: int, height: int, width: int, channels: int, seed: Any) -> list[np.ndarray]:
@@ -155,9 +157,11 @@ class Fourier(Parameterization):
     ) -> None:
         self.decay, self.std, self.decorrelate = float(decay), float(std), bool(decorrelate)
         if contrast is not None and not contrast > 0:
-            raise ValueError(f"contrast must be positive (logits per standard deviation) or None, got {contrast!r}")
+            raise InvalidValueError(
+                f"contrast must be positive (logits per standard deviation) or None, got {contrast!r}"
+            )
         if not brightness > 0:
-            raise ValueError(f"brightness must be positive (logits), got {brightness!r}")
+            raise InvalidValueError(f"brightness must be positive (logits), got {brightness!r}")
         self.contrast = None if contrast is None else float(contrast)
         self.brightness = float(brightness)
 
@@ -218,14 +222,14 @@ class Maco(Parameterization):
         if array.ndim == 3:
             array = array[..., None]
         if array.ndim != 4 or len(array) == 0:
-            raise ValueError(
+            raise InvalidValueError(
                 f"Maco needs natural images (n, height, width, channels) to estimate the magnitude spectrum from, "
                 f"got shape {array.shape}"
             )
         if not np.all(np.isfinite(array)):
-            raise ValueError("Maco: the images hold NaN or infinite values")
+            raise InvalidValueError("Maco: the images hold NaN or infinite values")
         if not contrast > 0:
-            raise ValueError(f"Maco: contrast must be positive (times the natural images'), got {contrast!r}")
+            raise InvalidValueError(f"Maco: contrast must be positive (times the natural images'), got {contrast!r}")
         self.images = array
         # what the compiled loops are cached by: the images' content, so that the same images passed again
         # (a new Maco, a new render call) reuse the loop traced for them
@@ -239,7 +243,7 @@ class Maco(Parameterization):
 
     def prepare(self, height: int, width: int, channels: int) -> None:
         if self.images.shape[-1] != channels:
-            raise ValueError(
+            raise InvalidValueError(
                 f"Maco's images have {self.images.shape[-1]} channels but the model takes {channels}: give images "
                 "like the model's"
             )

@@ -26,6 +26,8 @@ from typing import Any
 
 import tensorflow as tf
 
+from tfprobe.errors import InvalidValueError
+
 __all__ = ["fast_max_pool_gradients", "masked_max_pool"]
 
 _LOCK = threading.RLock()
@@ -91,7 +93,7 @@ def masked_max_pool(inputs: tf.Tensor, pool_size: Any, padding: str = "valid") -
     padding = padding.upper()
     height, width = inputs.shape[1], inputs.shape[2]
     if height is None or width is None:
-        raise ValueError(f"masked_max_pool needs static height and width, got shape {inputs.shape}")
+        raise InvalidValueError(f"masked_max_pool needs static height and width, got shape {inputs.shape}")
 
     gradient_of = _mask_gradient(pool, padding, height, width)
 

@@ -17,6 +17,8 @@ import platform
 from collections.abc import Callable
 from pathlib import Path
 
+from tfprobe.errors import InvalidValueError
+
 __all__ = ["PRECISIONS", "cpu_flags", "executed_convolutions", "native_bfloat16", "onednn_enabled", "resolve_precision"]
 
 #: What ``precision=`` takes.
@@ -121,7 +123,7 @@ def resolve_precision(requested: str, *, jit_compile: bool = False, supported: b
         ``requested`` is not one of :data:`PRECISIONS`.
     """
     if not isinstance(requested, str) or requested not in PRECISIONS:
-        raise ValueError(f"precision must be one of {', '.join(map(repr, PRECISIONS))}, got {requested!r}")
+        raise InvalidValueError(f"precision must be one of {', '.join(map(repr, PRECISIONS))}, got {requested!r}")
     if requested != "auto":
         return requested, "requested"
     if not supported:

@@ -24,6 +24,7 @@ import dataclasses
 from collections.abc import Callable
 from typing import Any
 
+from tfprobe.errors import InvalidValueError
 from tfprobe.visualize.param import Fourier, Maco, Parameterization, Pixels
 from tfprobe.visualize.transform import Blur, Jitter, Noise, Pad, Scale, Transform
 
@@ -142,11 +143,11 @@ def recipe(name_or_recipe: str | Recipe, *, maco_images: Any = None) -> Recipe:
         return name_or_recipe
     if name_or_recipe == "maco":
         if maco_images is None:
-            raise ValueError(
+            raise InvalidValueError(
                 "the maco recipe needs natural images to take its magnitude spectrum from: pass maco_images= "
                 "(the model's training images, for example)"
             )
         return maco(maco_images)
     if name_or_recipe not in RECIPES:
-        raise ValueError(f"unknown recipe {name_or_recipe!r}: expected one of {', '.join([*RECIPES, 'maco'])}")
+        raise InvalidValueError(f"unknown recipe {name_or_recipe!r}: expected one of {', '.join([*RECIPES, 'maco'])}")
     return RECIPES[name_or_recipe]()

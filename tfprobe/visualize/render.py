@@ -23,11 +23,11 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tfprobe.errors import OptimizationError
+from tfprobe.errors import InvalidValueError, OptimizationError
+from tfprobe.models.preprocessing import ModelInput, model_input
 from tfprobe.progress import ProgressBar
-from tfprobe.validation import positive_int
+from tfprobe.validation import int_in_range, positive_int
 from tfprobe.visualize import recipes
-from tfprobe.visualize.inputs import ModelInput, model_input
 from tfprobe.visualize.objectives import MASK, OUTPUT, Objective, ObjectiveError, channel
 from tfprobe.visualize.pooling import fast_max_pool_gradients
 from tfprobe.visualize.precision import resolve_precision
@@ -58,7 +58,7 @@ def as_objective(target: Objective | str, channels: int | Sequence[int] | None =
     )
 
 
-#: A Probe per model, and compiled loops per backend, so rendering a model again reuses its graphs.
+#: A Probe per model, and compiled loops per probe, so rendering a model again reuses its graphs.
 _PROBES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _COMPILED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _CHECKED_SIZES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -108,7 +108,7 @@ def _on_accelerator() -> bool:
 def _bfloat16_copy(model: keras.Model) -> keras.Model:
     """The model's architecture with every layer computing in bfloat16, its weights too (the caller sets them)."""
     if not _runs_in_bfloat16(model):
-        raise ValueError(
+        raise InvalidValueError(
             "precision='bfloat16' runs functional and Sequential Keras models; the recurrent network renders in float32"
         )
 
@@ -120,11 +120,11 @@ def _bfloat16_copy(model: keras.Model) -> keras.Model:
     return keras.models.clone_model(model, clone_function=cast)  # the caller sets its weights
 
 
-def _resolver(backend: Any) -> Callable[[str], str]:
+def _resolver(probe: Any) -> Callable[[str], str]:
     def resolve(name: str) -> str:
         if name == OUTPUT:
-            return backend.logits_unit()
-        names = backend.expand(name)
+            return probe.logits_unit()
+        names = probe.resolve(name)
         if len(names) != 1:
             raise ObjectiveError(
                 f"{name!r} stands for {len(names)} units ({names[0]}, ...): name one, e.g. {names[-1]!r}"
@@ -140,10 +140,9 @@ def _check_size(spec: ModelInput, size: int | None, forward: Callable, units: tu
     fixed = spec.height if spec.height is not None and spec.height == spec.width else None
     if size is None:
         size = fixed or 128
-    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 1:
-        raise ValueError(f"size must be a positive int (pixels), got {size!r}")
+    size = int_in_range(size, "size", 1, meaning="pixels")
     if spec.height is not None and (size < spec.height or size < (spec.width or 0)):
-        raise ValueError(
+        raise InvalidValueError(
             f"image size {size} is smaller than the {spec.height}x{spec.width} images the model takes; render at "
             f"{max(spec.height, spec.width or 0)} or more (larger images are resized to the model's input)"
         )
@@ -152,7 +151,7 @@ def _check_size(spec: ModelInput, size: int | None, forward: Callable, units: tu
             forward(tf.zeros((1, size, size, spec.channels)), units)
             checked.add((size, units))
         except (ValueError, tf.errors.InvalidArgumentError) as error:
-            raise ValueError(
+            raise InvalidValueError(
                 f"image size {size} is smaller than the model accepts ({' '.join(str(error).split())[:200]}); "
                 "render larger images"
             ) from None
@@ -178,7 +177,7 @@ class _Compiled:
 _CHANNEL_TERMS = ("channel", "class_logit", "neuron")
 
 
-def _selection(objective: Objective, backend: Any) -> dict[str, tuple[int, int]]:
+def _selection(objective: Objective, probe: Any) -> dict[str, tuple[int, int]]:
     """Units whose layer need only compute the channels the objective asks for, one per image: those read
     by a single per-image channel term (the channel objective the common case), made by a layer the probe
     can compute channel by channel.  Maps each to the position of its term's channel indices among the
@@ -190,12 +189,13 @@ def _selection(objective: Objective, backend: Any) -> dict[str, tuple[int, int]]
         readers.setdefault(term.unit, []).append((term, position + keys.index("index") if "index" in keys else None))
         position += len(keys)
     selection = {}
+    units = probe.units
     for unit, terms in readers.items():
-        if len(terms) != 1 or unit not in backend.units:
+        if len(terms) != 1 or unit not in units:
             continue
-        (term, index), channels = terms[0], backend.units[unit].shape[-1] if backend.units[unit].shape else None
+        (term, index), channels = terms[0], units[unit].shape[-1] if units[unit].shape else None
         if term.kind in _CHANNEL_TERMS and term.per_image is not None and index is not None and channels:
-            if backend.selectable(unit):
+            if probe.selectable(unit):
                 selection[unit] = (index, channels)
     return selection
 
@@ -379,7 +379,7 @@ def render(
     maco_images : array (n, height, width, channels) in [0, 1], optional
         Natural images for the ``maco`` recipe's magnitude spectrum.
     value_range, preprocess : optional
-        Override the model's input range and preprocessing (see :mod:`tfprobe.visualize.inputs`).
+        Override the model's input range and preprocessing (see :func:`tfprobe.models.preprocessing.model_input`).
     jit_compile : bool, optional
         True: compile every step whole with XLA.  False: no XLA (a TensorFlow graph).  Default: on GPUs and
         TPUs every step with XLA; on CPUs the model in a TensorFlow graph (oneDNN's convolutions, faster
@@ -425,26 +425,26 @@ def render(
     precision, precision_reason = resolve_precision(
         precision, jit_compile=compilation == "xla", supported=_runs_in_bfloat16(probe.model)
     )
-    backend = probe._backend
     spec = model_input(probe.model, probe.input_shape, value_range=value_range, preprocess=preprocess)
-    bound = target.bind(_resolver(backend), lambda name: backend.units[name])
+    bound = target.bind(_resolver(probe), lambda name: probe.units[name])
+    runner = probe  # the probe whose forward pass renders: the model's, or its bfloat16 copy's
     if precision == "bfloat16":
         if probe.model not in _BFLOAT16_COPIES:  # one copy per model, so its compiled loops are reused
             _BFLOAT16_COPIES[probe.model] = _bfloat16_copy(probe.model)
         copy = _BFLOAT16_COPIES[probe.model]
         copy.set_weights(probe.model.get_weights())  # the model may have been trained since
-        backend = _probe(copy)._backend
-    size = _check_size(spec, size, backend.forward, bound.units, _CHECKED_SIZES.setdefault(backend, set()))
+        runner = _probe(copy)
+    size = _check_size(spec, size, runner.forward, bound.units, _CHECKED_SIZES.setdefault(runner, set()))
     if compilation == "mixed" and min(bound.size or 1, batch_size) * size * size * spec.channels < _MIXED_MINIMUM:
         compilation = "graph"
     chosen.parameterization.prepare(size, size, spec.channels)
-    cache = _COMPILED.setdefault(backend, {})
+    cache = _COMPILED.setdefault(runner, {})
 
     def compiled_for(compilation: str) -> _Compiled:
         key = (_signature(bound), chosen.cache_key(size), spec, size, compilation)
         if key not in cache:
-            forward = functools.partial(backend.forward, compiled=False)  # traced into the step itself
-            cache[key] = _compile(forward, bound, chosen, spec, size, compilation, _selection(bound, backend))
+            forward = functools.partial(runner.forward, compiled=False)  # traced into the step itself
+            cache[key] = _compile(forward, bound, chosen, spec, size, compilation, _selection(bound, runner))
         return cache[key]
 
     state = {"compilation": compilation}

@@ -10,9 +10,10 @@
 
 Each image's score is one channel's activation reduced over space (``reduce``: Probe's global ``"mean"`` /
 ``"max"`` pooling), or the whole unit's when no channel is given.  Images stream through
-:class:`tfprobe.Probe` in batches, read from disk one batch at a time.  Files are decoded as
-``keras.utils.load_img`` does (:func:`tfprobe.models.load_image`) and brought to what the model takes by
-:func:`tfprobe.visualize.inputs.model_input` (a ``keras.applications`` model loaded by tfprobe: 0-255
+:class:`tfprobe.Probe` in batches, read from disk one batch at a time by
+:class:`~tfprobe.datasets.image_folder.ImageFolder` (decoded as ``keras.utils.load_img`` does, nearest
+resampling by default) and brought to what the model takes by
+:func:`tfprobe.models.preprocessing.model_input` (a ``keras.applications`` model loaded by tfprobe: 0-255
 pixels through its ``preprocess_input``; other models: [0, 1]).
 """
 
@@ -23,19 +24,23 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import combinations
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 from matplotlib.figure import Figure
-from PIL import Image, UnidentifiedImageError
 
-from tfprobe.datasets.idx import DatasetFileError, DatasetNotFoundError
-from tfprobe.datasets.image_folder import IMAGE_SUFFIXES
-from tfprobe.models.imagenet import INTERPOLATIONS, load_image
+from tfprobe.datasets.image_folder import ImageFolder, Transformed
+from tfprobe.errors import (
+    InvalidIndexError,
+    InvalidKeyError,
+    InvalidTypeError,
+    InvalidValueError,
+    TfprobeError,
+)
+from tfprobe.models.imagenet import INTERPOLATIONS
+from tfprobe.models.preprocessing import ModelInput, model_input
 from tfprobe.probe import Probe
-from tfprobe.validation import positive_int
-from tfprobe.visualize.inputs import ModelInput, model_input
+from tfprobe.validation import is_int, positive_int
 
 __all__ = ["Comparison", "ImageSetScores", "SetSummary", "image_set_scores", "permutation_test"]
 
@@ -103,9 +108,8 @@ def permutation_test(
     x, y = (np.asarray(v, dtype=np.float64).ravel() for v in (a, b))
     for name, values in zip(names, (x, y), strict=True):
         if values.size == 0 or not np.isfinite(values).all():
-            raise ValueError(f"set {name!r} needs at least one finite score, got {values.size} values")
-    if isinstance(permutations, bool) or not isinstance(permutations, (int, np.integer)) or permutations < 1:
-        raise ValueError(f"permutations must be a positive int, got {permutations!r}")
+            raise InvalidValueError(f"set {name!r} needs at least one finite score, got {values.size} values")
+    permutations = positive_int(permutations, "permutations")
     pooled = np.concatenate([x, y])
     n, k = pooled.size, x.size
     observed = x.mean() - y.mean()
@@ -166,7 +170,7 @@ class ImageSetScores:
 
     def _set(self, name: str) -> np.ndarray:
         if name not in self.scores:
-            raise KeyError(f"no image set {name!r}: expected one of {', '.join(self.scores)}")
+            raise InvalidKeyError(f"no image set {name!r}: expected one of {', '.join(self.scores)}")
         return self.scores[name]
 
     def summary(self) -> dict[str, SetSummary]:
@@ -225,80 +229,60 @@ class ImageSetScores:
         return figure
 
 
-class _ImageFiles:
-    """Image files as an array-like of model inputs, decoded one slice (batch) at a time."""
-
-    def __init__(self, files: list[Path], size: tuple[int, int], convert: ModelInput, interpolation: str) -> None:
-        self.files, self.size, self.convert, self.interpolation = files, size, convert, interpolation
-        self.shape = (len(files), *size, 3)
-        self.dtype = np.dtype(np.float32)
-
-    def __len__(self) -> int:
-        return len(self.files)
-
-    def __getitem__(self, key: slice) -> np.ndarray:
-        pixels = np.stack([load_image(f, self.size, self.interpolation) for f in self.files[key]])
-        return np.asarray(self.convert.to_model(pixels / np.float32(255.0)), dtype=np.float32)
-
-
-def _files_of(name: str, source: Any) -> list[Path] | None:
-    """The image files a set names (checked to exist and to open as images), or None for an array."""
+def _is_files(name: str, source: Any) -> bool:
+    """Whether a set is image files (a folder or a list of files) rather than an array; anything else is refused."""
     if isinstance(source, np.ndarray):
-        return None
+        return False
     if isinstance(source, (str, os.PathLike)):
-        folder = Path(source)
-        if not folder.is_dir():
-            raise DatasetNotFoundError(f"image set {name!r}: folder {str(folder)!r} does not exist")
-        files = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
-        if not files:
-            raise DatasetNotFoundError(f"image set {name!r}: no images ({', '.join(IMAGE_SUFFIXES)}) in {folder}")
-    elif isinstance(source, Sequence) and all(isinstance(f, (str, os.PathLike)) for f in source):
-        files = [Path(f) for f in source]
-        if not files:
-            raise ValueError(f"image set {name!r} is an empty list of files")
-        missing = [str(f) for f in files if not f.is_file()]
-        if missing:
-            raise FileNotFoundError(f"image set {name!r}: image file {missing[0]!r} does not exist")
-    else:
-        raise TypeError(
-            f"image set {name!r} must be a folder, a list of image files or an array (n, height, width, "
-            f"channels); got {type(source).__name__}"
-        )
-    for file in files:  # headers only: a bad file is named before any forward pass
-        try:
-            with Image.open(file):
-                pass
-        except (UnidentifiedImageError, OSError) as error:
-            raise DatasetFileError(
-                f"image set {name!r}: cannot decode {file}: {' '.join(str(error).split())}"
-            ) from None
-    return files
+        return True
+    if isinstance(source, Sequence) and all(isinstance(f, (str, os.PathLike)) for f in source):
+        if not source:
+            raise InvalidValueError(f"image set {name!r} is an empty list of files")
+        return True
+    raise InvalidTypeError(
+        f"image set {name!r} must be a folder, a list of image files or an array (n, height, width, "
+        f"channels); got {type(source).__name__}"
+    )
+
+
+def _image_files(name: str, source: Any, size: tuple[int, int], interpolation: str) -> ImageFolder:
+    """A folder or list of files as 0-255 RGB pixels, every header read (a bad file is named before any work)."""
+    try:
+        if isinstance(source, (str, os.PathLike)):
+            return ImageFolder(source, size, scale=255.0, interpolation=interpolation)
+        return ImageFolder.from_files(source, size, scale=255.0, interpolation=interpolation)
+    except TfprobeError as error:
+        raise type(error)(f"image set {name!r}: {error}") from None
 
 
 def _array_set(name: str, source: np.ndarray, convert: ModelInput) -> np.ndarray:
     """An array set as model inputs: uint8 pixels, or floats in [0, 1]."""
     if source.ndim != 4 or len(source) == 0:
-        raise ValueError(f"image set {name!r}: expected an array (n, height, width, channels), got {source.shape}")
+        raise InvalidValueError(
+            f"image set {name!r}: expected an array (n, height, width, channels), got {source.shape}"
+        )
     if source.dtype == np.uint8:
         images = source.astype(np.float32) / np.float32(255.0)
     elif np.issubdtype(source.dtype, np.floating):
         low, high = float(np.min(source)), float(np.max(source))
         if low < 0.0 or high > 1.0:
-            raise ValueError(
+            raise InvalidValueError(
                 f"image set {name!r}: expected uint8 pixels or floats in [0, 1], got floats in [{low:g}, {high:g}]"
             )
         images = source.astype(np.float32)
     else:
-        raise ValueError(f"image set {name!r}: expected uint8 pixels or floats in [0, 1], got dtype {source.dtype}")
+        raise InvalidValueError(
+            f"image set {name!r}: expected uint8 pixels or floats in [0, 1], got dtype {source.dtype}"
+        )
     return np.asarray(convert.to_model(images), dtype=np.float32)
 
 
 def _check_options(reduce: str, batch_size: Any, interpolation: str) -> None:
     if reduce not in _REDUCERS:
-        raise ValueError(f"reduce must be 'mean' or 'max', got {reduce!r}")
+        raise InvalidValueError(f"reduce must be 'mean' or 'max', got {reduce!r}")
     positive_int(batch_size, "batch_size")
     if interpolation not in INTERPOLATIONS:
-        raise ValueError(f"interpolation must be one of {', '.join(INTERPOLATIONS)}, got {interpolation!r}")
+        raise InvalidValueError(f"interpolation must be one of {', '.join(INTERPOLATIONS)}, got {interpolation!r}")
 
 
 def image_set_scores(
@@ -356,33 +340,39 @@ def image_set_scores(
     """
     _check_options(reduce, batch_size, interpolation)
     if not isinstance(sets, Mapping) or not sets:
-        raise ValueError("sets must be a non-empty mapping of set name -> folder, list of files or array")
+        raise InvalidValueError("sets must be a non-empty mapping of set name -> folder, list of files or array")
     probe = model_or_probe if isinstance(model_or_probe, Probe) else Probe(model_or_probe)
     names = probe.resolve(unit)
     if len(names) != 1:
-        raise ValueError(f"score a single unit: {unit!r} stands for {len(names)}: {names}")
+        raise InvalidValueError(f"score a single unit: {unit!r} stands for {len(names)}: {names}")
     info = probe.units[names[0]]
     if channel is not None:
         channels = info.shape[-1] if info.shape else 0
-        if isinstance(channel, bool) or not isinstance(channel, (int, np.integer)) or not 0 <= channel < channels:
-            raise IndexError(f"channel {channel!r} out of range for unit {names[0]!r}: it has {channels} channels")
+        if not is_int(channel) or not 0 <= channel < channels:
+            raise InvalidIndexError(
+                f"channel {channel!r} out of range for unit {names[0]!r}: it has {channels} channels"
+            )
     convert = model_input(probe.model, probe.input_shape, value_range=value_range, preprocess=preprocess)
-    files = {name: _files_of(name, source) for name, source in sets.items()}  # every set checked first
-    if size is None and any(f is not None for f in files.values()):
+    kinds = {name: _is_files(name, source) for name, source in sets.items()}
+    if size is None and any(kinds.values()):
         if not (convert.height and convert.width):
-            raise ValueError("the model takes any image size: give size=(height, width) to resize image files to")
+            raise InvalidValueError(
+                "the model takes any image size: give size=(height, width) to resize image files to"
+            )
         size = (int(convert.height), int(convert.width))
+    # Every set is checked (each file's header read) before any forward pass.
+    readers = {name: _image_files(name, sets[name], size, interpolation) for name, files in kinds.items() if files}
     scores = {}
     for name, source in sets.items():
         stimuli = (
-            _array_set(name, source, convert)
-            if files[name] is None
-            else _ImageFiles(files[name], size, convert, interpolation)
+            Transformed(readers[name], lambda pixels: convert.to_model(pixels / np.float32(255.0)))
+            if name in readers
+            else _array_set(name, source, convert)
         )
         values = probe.activations(stimuli, names[0], pool=reduce, batch_size=batch_size, progress=False)[names[0]]
         values = values.reshape(len(values), -1, values.shape[-1]) if values.ndim > 1 else values[:, None, None]
         if channel is not None:
             values = values[..., int(channel)]
         scores[name] = _REDUCERS[reduce](values.reshape(len(values), -1), axis=1)
-    listed = {name: None if f is None else [str(p) for p in f] for name, f in files.items()}
+    listed = {name: [str(p) for p in readers[name].files] if name in readers else None for name in sets}
     return ImageSetScores(names[0], None if channel is None else int(channel), reduce, scores, listed)
