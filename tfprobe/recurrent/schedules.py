@@ -19,9 +19,10 @@ EPYC) suggested it: side by side, one thread each, 1,000 steps of the fast sched
 weights and scenes reached 27.2% on cluttered test scenes with a 300-step curriculum against 18.3% without
 (validation 10.9% against 8.5% after 250 steps, 16.1% against 11.6% after 500, 21.4% against 15.5% after
 750, 27.5% against 18.7% after 1,000; clean test scenes 41.8% against 27.3%).  Over seeds 0, 1 and 2
-(``benchmarks/curriculum_seeds.py --steps 300``, 7 December 2026, the same machine shared with other work)
-the gain was within the spread: 8.9% +- 1.9 validation accuracy after 300 steps with the curriculum,
-7.6% +- 1.9 without, both near chance.
+(``benchmarks/curriculum_seeds.py``, 7 December 2026, the same machine shared with other work) the gain
+was smaller and the arms overlapped: 13.2% +- 1.8 (sample std) validation accuracy after 500 steps with the
+curriculum against 9.0% +- 3.8 without (one seed without it reached 13.3%), and 8.9% +- 1.9 against
+7.6% +- 1.9 after 300 steps, both near chance.
 
 Measured before the curriculum, on a 2-core CPU, the same seed, scenes and validation set: without a
 warm-up, Adam at a constant 1e-3 collapses to one class (6.7% validation accuracy after 1,000 steps),
