@@ -70,6 +70,36 @@ def test_act_memory_benchmark_prints_its_figures():
 
 
 @pytest.mark.heavy
+def test_dataset_examples_speed_benchmark_prints_its_figures():
+    output, figures = run_benchmark(
+        "dataset_examples_speed.py",
+        *("--images", "300", "--small", "100", "--k", "5", "--batch-size", "64", "--repeats", "1"),
+        *("--train-steps", "2", "--threads", "1", "--atlas-steps", "2"),
+    )
+    # tfprobe's streamed top-k and bottom-k are the stable argsort's, index for index
+    assert figures["same_indices"] is True and figures["same_top_indices"] and figures["same_bottom_indices"]
+    assert figures["max_top_score_difference"] < 1e-4
+    for key in ("speedup_vs_argsort", "speedup_vs_argsort_cpu", "speedup_ceiling", "forward_floor_seconds"):
+        assert figures[key] > 0, key
+    for key in ("argsort_seconds", "tfprobe_seconds", "argsort_cpu_seconds", "tfprobe_cpu_seconds"):
+        assert figures[key] > 0, key
+    assert set(figures["argsort_split"]) == {"predict", "channel_max", "argsort"}
+    # every child process ran and reported a peak; both ratios are of the same runs
+    peaks = figures["peak_rss_mib"]
+    assert set(peaks) == {"tfprobe_100", "tfprobe_300", "argsort_100", "argsort_300"}
+    assert all(peak > 100 for peak in peaks.values())
+    assert figures["peak_rss_ratio_60k_over_6k"] == pytest.approx(peaks["tfprobe_300"] / peaks["tfprobe_100"], abs=1e-3)
+    assert figures["targets_met"]["same_indices"] is True
+    assert figures["images"] == 300 and figures["small_images"] == 100 and figures["batch_size"] == 64
+    threads = figures["threads"]
+    assert threads["requested"] == threads["tensorflow_intra_op"] == threads["tensorflow_inter_op"] == 1
+    assert "atlas_seconds" in figures and "atlas_split" in figures
+    if figures["atlas_seconds"] is not None:  # tfprobe.atlas exists: its time and how it split
+        assert figures["atlas_seconds"] > 0 and figures["atlas_split"]
+    assert "the argsort way:" in output and "threads: 1 of" in output
+
+
+@pytest.mark.heavy
 def test_featurevis_speed_benchmark_prints_its_figures():
     output, figures = run_benchmark(
         "featurevis_speed.py",

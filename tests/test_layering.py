@@ -18,7 +18,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 PACKAGE = "tfprobe"
 
-WINGS = frozenset({"visualize", "circuits", "recurrent", "psychophysics"})
+WINGS = frozenset({"visualize", "circuits", "recurrent", "psychophysics", "examples"})
 
 #: The layer of each top-level module or subpackage of the package ("" is the package's own __init__).
 LAYERS: dict[str, str] = {

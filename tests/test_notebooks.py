@@ -25,6 +25,10 @@ def test_notebook_runs_top_to_bottom(path: Path, tmp_path: Path) -> None:
     if path.stem == "layerwise_probing":
         written = {p.name for p in (tmp_path / "layerwise_probing_outputs").iterdir()}
         assert {"fashion_cnn.act.h5", "decoding.json", "footwear_by_layer.png", "cli.act.h5"} <= written
+    if path.stem == "dataset_examples":
+        written = {p.name for p in (tmp_path / "dataset_examples_outputs").iterdir()}
+        assert {"conv4_crops.png", "conv4_whole.png", "conv4_examples", "rnn_conv1_over_time.png", "atlas"} <= written
+        assert (tmp_path / "dataset_examples_outputs" / "conv4_examples" / "examples.json").is_file()
     if path.stem == "recurrent_lab":
         written = {p.name for p in (tmp_path / "recurrent_lab_outputs").iterdir()}
         assert {"decoding.h5", "perturbation.h5", "training"} <= written

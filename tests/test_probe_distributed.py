@@ -41,6 +41,13 @@ SCRIPT = textwrap.dedent(
     cnn_probe = Probe(cnn, batch_size=4)
     reference = keras.Model(cnn.inputs[0], cnn.get_layer("conv").output)(small).numpy()
     np.testing.assert_allclose(cnn_probe.activations(small, "conv", progress=False)["conv"], reference, atol=1e-5)
+    # Dataset examples stream through Probe.map, split across the replicas the same way.
+    split = tfprobe.dataset_examples(cnn_probe, ["conv", "out"], small, k=3, progress=False)
+    one_device = tf.distribute.OneDeviceStrategy("/cpu:0")
+    alone = tfprobe.dataset_examples(cnn, ["conv", "out"], small, k=3, strategy=one_device, progress=False)
+    for unit in split:
+        np.testing.assert_array_equal(split[unit].indices, alone[unit].indices)
+        np.testing.assert_allclose(split[unit].scores, alone[unit].scores, atol=1e-5)
     print("OK", strategy.num_replicas_in_sync, cnn_probe.strategy.num_replicas_in_sync)
     """
 )

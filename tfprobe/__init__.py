@@ -15,10 +15,12 @@ __version__ = "0.1.0"
 
 _EXPORTS = {
     "ActivationFile": "tfprobe.probing.store",
+    "AtlasResult": "tfprobe.examples.atlas",
     "Baseline": "tfprobe.probing.baseline",
     "CheckpointError": "tfprobe.errors",
     "CheckpointMismatchError": "tfprobe.errors",
     "Circuit": "tfprobe.circuits.circuit",
+    "DatasetExamples": "tfprobe.examples.result",
     "GainModulatedRNN": "tfprobe.models",
     "ImageInputError": "tfprobe.errors",
     "InputRecord": "tfprobe.circuits.circuit",
@@ -26,16 +28,21 @@ _EXPORTS = {
     "RNNOutputs": "tfprobe.models",
     "TfprobeError": "tfprobe.errors",
     "UnsafeCheckpointError": "tfprobe.errors",
+    "atlas": "tfprobe.examples.atlas",
     "circuit": "tfprobe.circuits.circuit",
     "circuits": "tfprobe.circuits",
+    "dataset_examples": "tfprobe.examples.search",
     "datasets": "tfprobe.datasets",
     "decode": "tfprobe.decoding",
     "decoding": "tfprobe.decoding",
+    "examples": "tfprobe.examples",
     "expanded_weights": "tfprobe.circuits.expanded",
     "export_saved_model": "tfprobe.export",
     "figures": "tfprobe.figures",
     "image_set_scores": "tfprobe.probing.image_sets",
+    "input_field": "tfprobe.circuits.fields",
     "load_activations": "tfprobe.probing.store",
+    "load_dataset_examples": "tfprobe.examples.result",
     "models": "tfprobe.models",
     "psychophysics": "tfprobe.psychophysics",
     "recurrent": "tfprobe.recurrent",
@@ -45,9 +52,20 @@ _EXPORTS = {
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 
 if TYPE_CHECKING:
-    from tfprobe import circuits, datasets, decoding, figures, models, psychophysics, recurrent, visualize
+    from tfprobe import (
+        circuits,
+        datasets,
+        decoding,
+        examples,
+        figures,
+        models,
+        psychophysics,
+        recurrent,
+        visualize,
+    )
     from tfprobe.circuits.circuit import Circuit, InputRecord, circuit
     from tfprobe.circuits.expanded import expanded_weights
+    from tfprobe.circuits.fields import input_field
     from tfprobe.decoding import decode
     from tfprobe.errors import (
         CheckpointError,
@@ -56,6 +74,9 @@ if TYPE_CHECKING:
         TfprobeError,
         UnsafeCheckpointError,
     )
+    from tfprobe.examples.atlas import AtlasResult, atlas
+    from tfprobe.examples.result import DatasetExamples, load_dataset_examples
+    from tfprobe.examples.search import dataset_examples
     from tfprobe.export import export_saved_model
     from tfprobe.models import GainModulatedRNN, RNNOutputs
     from tfprobe.probe import Probe
@@ -65,10 +86,12 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ActivationFile",
+    "AtlasResult",
     "Baseline",
     "CheckpointError",
     "CheckpointMismatchError",
     "Circuit",
+    "DatasetExamples",
     "GainModulatedRNN",
     "ImageInputError",
     "InputRecord",
@@ -77,16 +100,21 @@ __all__ = [
     "TfprobeError",
     "UnsafeCheckpointError",
     "__version__",
+    "atlas",
     "circuit",
     "circuits",
+    "dataset_examples",
     "datasets",
     "decode",
     "decoding",
+    "examples",
     "expanded_weights",
     "export_saved_model",
     "figures",
     "image_set_scores",
+    "input_field",
     "load_activations",
+    "load_dataset_examples",
     "models",
     "psychophysics",
     "recurrent",

@@ -30,10 +30,11 @@ import numpy as np
 import tensorflow as tf
 
 import tfprobe
-from tfprobe.errors import InvalidIndexError, InvalidTypeError, InvalidValueError
+from tfprobe.errors import InvalidIndexError, InvalidTypeError, InvalidValueError, UnsupportedError
 from tfprobe.models.gain_rnn import GainModulatedRNN
 from tfprobe.models.provenance import describe_model
 from tfprobe.probing.baseline import Baseline
+from tfprobe.probing.cluster import spans_workers, worker_count
 from tfprobe.probing.keras_graph import KerasGraphUnits, functional_graph
 from tfprobe.probing.pooling import Pool, describe_pool, parse_pool, pool_activation, pooled_shape
 from tfprobe.probing.recurrent import RecurrentUnits
@@ -69,8 +70,9 @@ class Probe:
     batch_size : int
         Stimuli per forward pass (default for every method).
     strategy : tf.distribute.Strategy, optional
-        Split each batch across the strategy's replicas (default: the strategy the model was built in,
-        if any).  Results equal a single device's.
+        Split each batch across the strategy's replicas on this machine (default: the strategy the model
+        was built in, if it has several local replicas).  Results equal a single device's.  A strategy over
+        several workers is not split here (each worker probes its own share).
     """
 
     def __init__(self, model: keras.Model, *, batch_size: int = 64, strategy: tf.distribute.Strategy | None = None):
@@ -79,16 +81,24 @@ class Probe:
         self.batch_size = positive_int(batch_size, "batch_size")
         if strategy is None:
             candidate = getattr(model, "distribute_strategy", None)
-            strategy = candidate if candidate is not None and candidate.num_replicas_in_sync > 1 else None
+            local = candidate is not None and not spans_workers(candidate)
+            strategy = candidate if local and candidate.num_replicas_in_sync > 1 else None
+        elif spans_workers(strategy):
+            raise UnsupportedError(
+                f"Probe splits each batch across one machine's devices; {type(strategy).__name__} spans "
+                f"{worker_count(strategy)} workers, whose replicas live in other processes.  Give each worker "
+                "its share of the stimuli (tfprobe.dataset_examples does this with strategy=...)"
+            )
         self.strategy = strategy
         self._replicated: dict[Any, Any] = {}  # key -> replicated tf.function
+        self._mapped: dict[Any, Any] = {}  # key -> tf.function of the forward pass and a map's fn
 
     # ------------------------------------------------------------------ units
 
     @property
-    def units(self) -> dict[str, UnitInfo]:
-        """Every recordable unit by name, with its per-stimulus shape."""
-        return dict(self._backend.units)
+    def units(self) -> Mapping[str, UnitInfo]:
+        """Every recordable unit by name, with its per-stimulus shape (read-only)."""
+        return types.MappingProxyType(self._backend.units)
 
     @property
     def input_shape(self) -> tuple[int | None, ...]:
@@ -235,6 +245,58 @@ class Probe:
             bar.update(done)
         bar.close()
 
+    def map(
+        self,
+        stimuli: Stimuli,
+        units: str | Sequence[str],
+        fn: Callable[[dict[str, tf.Tensor]], Any],
+        *,
+        batch_size: int | None = None,
+        progress: bool = True,
+    ) -> Iterator[Any]:
+        """Stream the stimuli batch by batch and yield ``fn`` of the units' activations, as numpy.
+
+        ``fn`` runs inside one compiled function with the forward pass (traced once per set of units and
+        ``fn``), so whatever it reduces the activations to (a per-channel maximum, a top-k, a Gram matrix)
+        is all that leaves the device: memory stays one batch whatever the number of stimuli.  Under a
+        strategy each batch is split across the replicas and the results put back in order.
+
+        Parameters
+        ----------
+        stimuli, units, batch_size, progress
+            As for :meth:`activations`.
+        fn : callable
+            Maps ``{unit name: (batch, *shape) tensor}`` to a nest of tensors whose first axis is the batch.
+
+        Yields
+        ------
+        nest of ndarray
+            ``fn``'s result for each batch, in the order of the stimuli.
+        """
+        if not callable(fn):
+            raise InvalidTypeError(f"fn must be a function of the activations, got {type(fn).__name__}")
+        names = tuple(self.resolve(units))
+        key = ("map", names, fn)
+
+        def run(images: tf.Tensor) -> Any:
+            return fn(self._backend.forward(images, names, compiled=False))
+
+        if self.strategy is not None:  # the replicated step is compiled as a whole
+            yield from self._map_batches(stimuli, batch_size, progress, key, run)
+            return
+        if key not in self._mapped:
+            batch = tf.TensorSpec((None, *self.input_shape), tf.float32)  # any batch size: traced once
+            self._mapped[key] = tf.function(run, input_signature=[batch])
+        yield from self._map_batches(stimuli, batch_size, progress, key, self._mapped[key])
+
+    def batches(self, stimuli: Stimuli, batch_size: int | None = None) -> StimulusSet:
+        """The stimuli checked (shape, dtype, finite values, not empty) and cut into batches, before any work.
+
+        Every method taking stimuli also takes the result, which is then not checked again; its ``count``
+        says how many stimuli there are, when that is known before iterating.
+        """
+        return self._batches(stimuli, batch_size)
+
     def _activation_batches(
         self, stimuli: Stimuli, names: tuple[str, ...], pool: Pool, batch_size: int | None, progress: bool
     ) -> Iterator[dict[str, np.ndarray]]:
@@ -265,6 +327,8 @@ class Probe:
         return tf.nest.map_structure(lambda *xs: np.concatenate(xs, axis=0), *nonempty)
 
     def _batches(self, stimuli: Stimuli, batch_size: int | None) -> StimulusSet:
+        if isinstance(stimuli, StimulusSet):
+            return stimuli
         size = self.batch_size if batch_size is None else positive_int(batch_size, "batch_size")
         float_only = isinstance(self._backend, RecurrentUnits)  # it takes floats in [0, 1], as model() does
         return StimulusSet(stimuli, self.input_shape, size, float_only=float_only)

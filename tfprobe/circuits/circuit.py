@@ -18,7 +18,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -290,13 +290,20 @@ class Circuit:
         return circuit_figure(self, k, title=title, path=path)
 
     def save_html(
-        self, path: str | os.PathLike[str], k: int = 10, *, title: str | None = None, overwrite: bool = False
+        self,
+        path: str | os.PathLike[str],
+        k: int = 10,
+        *,
+        title: str | None = None,
+        overwrite: bool = False,
+        atlas: str | Mapping[str, str] | None = None,
     ) -> Path:
         """Write the weight-explorer page (self-contained HTML, images inlined); see
-        :func:`tfprobe.circuits.explorer.save_explorer`."""
+        :func:`tfprobe.circuits.explorer.save_explorer`.  ``atlas``: the URL of the unit atlas page of the
+        filter's layer (or layer -> page URL), to link the filter and its inputs to their atlas sections."""
         from tfprobe.circuits.explorer import save_explorer
 
-        return save_explorer(self, path, k, title=title, overwrite=overwrite)
+        return save_explorer(self, path, k, title=title, overwrite=overwrite, atlas=atlas)
 
     def save(self, folder: str | os.PathLike[str], *, k: int = 10, overwrite: bool = False) -> Path:
         """Write ``circuit.json`` (:meth:`to_dict` and the tfprobe version), ``circuit.png`` (:meth:`figure`)

@@ -10,28 +10,30 @@ follows.
 
 Everything is inside the file: images are base64 PNG data URIs, the style sheet is inline, and there is no
 script, so the page opens anywhere, offline, and can be mailed or archived as is.  All text is escaped.
+With ``atlas=`` the page also links to the unit atlas (:func:`tfprobe.atlas`): the filter to its section
+of its layer's atlas page, each listed input to its channel on the input layer's page.
 
     circuit = tfprobe.circuit(model, "block5_conv2", 2).render(k=10)
     save_explorer(circuit, "block5_conv2_2.html", k=10)
+    save_explorer(circuit, "atlas/circuits/block5_conv2_2.html", atlas="../block5_conv2.html")
 """
 
 from __future__ import annotations
 
-import base64
 import html
-import io
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import PIL.Image
 from matplotlib import colormaps
 from matplotlib.colors import Normalize, to_hex
 
 from tfprobe.atomic import check_destination, staged
-from tfprobe.errors import FolderNotFileError
+from tfprobe.errors import FolderNotFileError, InvalidTypeError, InvalidValueError
 from tfprobe.figures.circuits import KERNEL_CMAP, chosen_inputs, display_image, kernel_limit
+from tfprobe.figures.html import file_safe, png_uri
 
 __all__ = ["explorer_html", "save_explorer"]
 
@@ -62,20 +64,55 @@ table { border-collapse: collapse; margin-top: 0.5em; font-size: 0.8em; }
 th, td { padding: 0.2em 0.7em; text-align: right; border-bottom: 1px solid #eee; }
 th { background: #f4f4f4; }
 tr.shown { background: #fffbe6; }
+a.channel { text-decoration: none; border-bottom: 1px dotted currentColor; }
+.atlas { font-size: 0.8em; margin-top: 0.6em; }
 """
 
 
-def _png_uri(image: np.ndarray) -> str:
-    """A display image (2-D grayscale or RGB in [0, 1]) as a base64 PNG data URI (8-bit gray or RGB)."""
-    buffer = io.BytesIO()
-    PIL.Image.fromarray(np.round(image * 255.0).astype(np.uint8)).save(buffer, format="png")
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+class _AtlasLinks:
+    """Where a circuit's filter and inputs are in the unit atlas: the atlas pages of its layers, or none."""
+
+    def __init__(self, circuit: Any, atlas: str | Mapping[str, str] | None) -> None:
+        self.pages: dict[str, str] = {}
+        self.grid = getattr(getattr(circuit, "source", None), "grid", None)
+        if atlas is None:
+            return
+        if isinstance(atlas, str):
+            if not atlas:
+                raise InvalidValueError("atlas must be the URL of the filter's layer's atlas page, got ''")
+            self.pages[str(circuit.layer)] = atlas
+            if circuit.input_layer is not None:  # the input layer's page beside it, named as the atlas names it
+                folder = atlas.rpartition("/")[0]
+                name = f"{file_safe(str(circuit.input_layer))}.html"
+                self.pages[str(circuit.input_layer)] = f"{folder}/{name}" if folder else name
+        elif isinstance(atlas, Mapping):
+            if not all(isinstance(k, str) and isinstance(v, str) and v for k, v in atlas.items()):
+                raise InvalidTypeError(f"atlas must map layer names to page URLs (str to str), got {dict(atlas)!r}")
+            self.pages.update(atlas)
+        else:
+            raise InvalidTypeError(
+                f"atlas must be a page URL (str) or a mapping of layer names to page URLs, got {type(atlas).__name__}"
+            )
+
+    def filter(self, circuit: Any) -> str | None:
+        """The atlas URL of the filter's channel section, if its layer has a page."""
+        page = self.pages.get(str(circuit.layer))
+        return None if page is None else f"{page}#channel-{circuit.filter}"
+
+    def input(self, circuit: Any, channel: int) -> str | None:
+        """The atlas URL of an input's channel section (a flattened map's neuron: its channel's)."""
+        page = None if circuit.input_layer is None else self.pages.get(str(circuit.input_layer))
+        if page is None:
+            return None
+        if self.grid is not None:
+            channel = int(np.unravel_index(channel, self.grid)[-1])
+        return f"{page}#channel-{channel}"
 
 
 def _image(image: Any, alt: str, what: str) -> str:
     if image is None:
         return f'<div class="placeholder" title="{html.escape(alt)}">not rendered</div>'
-    uri = _png_uri(display_image(image, what))
+    uri = png_uri(display_image(image, what))
     return f'<img src="{uri}" alt="{html.escape(alt)}">'
 
 
@@ -112,11 +149,17 @@ def _legend(limit: float) -> str:
     )
 
 
-def _entry(circuit: Any, record: Any, limit: float) -> str:
+def _entry(circuit: Any, record: Any, limit: float, links: _AtlasLinks) -> str:
     source = "image" if circuit.input_layer is None else circuit.input_layer
     e = html.escape
+    target = links.input(circuit, record.channel)
+    label = f"channel {record.channel}"
+    if target is None:
+        label = f'<span class="channel">{label}</span>'
+    else:
+        label = f'<a class="channel" href="{e(target)}" title="this channel in the unit atlas">{label}</a>'
     facts = (
-        f'<span class="channel">channel {record.channel}</span> of {e(str(source))}<br>'
+        f"{label} of {e(str(source))}<br>"
         f"l2 {record.l2:.4g} &middot; net {record.net:.4g}<br>"
         f"positive {record.positive:.4g} &middot; negative {record.negative:.4g}<br>"
         f"negative share {100 * record.negative_share:.1f}%"
@@ -133,15 +176,15 @@ def _entry(circuit: Any, record: Any, limit: float) -> str:
     )
 
 
-def _column(circuit: Any, kind: str, records: list[Any], limit: float) -> str:
+def _column(circuit: Any, kind: str, records: list[Any], limit: float, links: _AtlasLinks) -> str:
     if records:
-        items = "".join(_entry(circuit, record, limit) for record in records)
+        items = "".join(_entry(circuit, record, limit, links) for record in records)
     else:
         items = f'<li class="none">no {kind} inputs</li>'
     return f'<section class="{kind}"><h2>{kind} inputs</h2><ul class="inputs">{items}</ul></section>'
 
 
-def _centre(circuit: Any, counts: tuple[int, int], limit: float) -> str:
+def _centre(circuit: Any, counts: tuple[int, int], limit: float, links: _AtlasLinks) -> str:
     e = html.escape
     source = "the image" if circuit.input_layer is None else circuit.input_layer
     kh, kw = circuit.kernel.shape[:2]
@@ -155,8 +198,15 @@ def _centre(circuit: Any, counts: tuple[int, int], limit: float) -> str:
         f"<h2>{e(str(circuit.layer))} filter {circuit.filter}</h2>"
         f'<div class="facts">bias {circuit.bias:.4g}<br>{len(circuit.inputs)} input channels from {e(str(source))}, '
         f"kernel {kh}&times;{kw}<br>{counts[0]} excitatory, {counts[1]} inhibitory</div>"
-        f"{_legend(limit)}</section>"
+        f"{_legend(limit)}{_atlas_link(links.filter(circuit))}</section>"
     )
+
+
+def _atlas_link(target: str | None) -> str:
+    if target is None:
+        return ""
+    return f'<p class="atlas"><a class="atlas" href="{html.escape(target)}">this filter in the unit atlas</a></p>'
+
 
 
 def _table(circuit: Any, shown: set[int]) -> str:
@@ -178,7 +228,9 @@ def _table(circuit: Any, shown: set[int]) -> str:
     )
 
 
-def explorer_html(circuit: Any, k: int = 10, *, title: str | None = None) -> str:
+def explorer_html(
+    circuit: Any, k: int = 10, *, title: str | None = None, atlas: str | Mapping[str, str] | None = None
+) -> str:
     """A circuit as a self-contained HTML page (inline images and style, no script, nothing external).
 
     Parameters
@@ -191,12 +243,21 @@ def explorer_html(circuit: Any, k: int = 10, *, title: str | None = None) -> str
         below lists every input.
     title : str, optional
         The page's title and heading (default: "Circuit of <layer> filter <filter>").
+    atlas : str or mapping of str to str, optional
+        Links to the unit atlas (:func:`tfprobe.atlas`): the URL of the atlas page of the filter's layer
+        (relative to this page), whose ``#channel-<filter>`` section the page links to; each listed input
+        links to ``#channel-<c>`` of the input layer's page, taken to be beside it and named as the atlas
+        names pages (:func:`tfprobe.figures.html.file_safe`).  A mapping of layer names (the circuit's
+        ``layer`` and ``input_layer``) to page URLs says exactly where each page is; a layer it leaves out
+        is not linked.  An input of a flattened map links to its channel.  Default: no links, and every
+        ``src`` and ``href`` of the page is a data URI.
 
     Returns
     -------
     str
         The page.  Listed inputs are ``<li class="input excitatory|inhibitory" data-channel="...">``.
     """
+    links = _AtlasLinks(circuit, atlas)
     excitatory, inhibitory = chosen_inputs(circuit, k)
     limit = kernel_limit(circuit, excitatory + inhibitory)
     counts = (
@@ -208,9 +269,9 @@ def explorer_html(circuit: Any, k: int = 10, *, title: str | None = None) -> str
     body = (
         f"<h1>{heading}</h1>"
         '<main class="explorer">'
-        f"{_column(circuit, 'excitatory', excitatory, limit)}"
-        f"{_centre(circuit, counts, limit)}"
-        f"{_column(circuit, 'inhibitory', inhibitory, limit)}"
+        f"{_column(circuit, 'excitatory', excitatory, limit, links)}"
+        f"{_centre(circuit, counts, limit, links)}"
+        f"{_column(circuit, 'inhibitory', inhibitory, limit, links)}"
         f"</main>{_table(circuit, shown)}"
     )
     return (
@@ -226,6 +287,7 @@ def save_explorer(
     *,
     title: str | None = None,
     overwrite: bool = False,
+    atlas: str | Mapping[str, str] | None = None,
 ) -> Path:
     """Write :func:`explorer_html` of a circuit to ``path`` atomically.
 
@@ -240,6 +302,8 @@ def save_explorer(
         As for :func:`explorer_html`.
     overwrite : bool
         Replace an existing file (otherwise FileExistsError).
+    atlas : str or mapping of str to str, optional
+        Links to the unit atlas, as for :func:`explorer_html`.
 
     Returns
     -------
@@ -249,7 +313,7 @@ def save_explorer(
     if Path(path).is_dir():
         raise FolderNotFileError(f"explorer page {str(path)!r} is a folder: give a file path such as 'circuit.html'")
     path = check_destination(path, overwrite=overwrite, what="explorer page")
-    page = explorer_html(circuit, k, title=title)
+    page = explorer_html(circuit, k, title=title, atlas=atlas)
     with staged(path) as temporary:
         temporary.write_text(page, encoding="utf-8")
     return path

@@ -15,6 +15,9 @@
 ``tfprobe circuit``
     Rank a filter's input channels, label them excitatory or inhibitory, visualise them, write a figure,
     a weight-explorer page and the table.
+``tfprobe atlas``
+    Write a unit atlas of some layers: per channel its feature visualisation, dataset examples and
+    strongest inputs, as self-contained HTML pages linked across layers.
 ``tfprobe csf``
     Train linear probes on a backbone's layers for contrast discrimination and measure each layer's
     contrast sensitivity function with a staircase; write the figures and thresholds.
@@ -39,7 +42,7 @@ import traceback
 from collections.abc import Sequence
 
 from tfprobe import __version__
-from tfprobe.cli import circuit, csf, data, network, probing, rnn, visualize
+from tfprobe.cli import atlas, circuit, csf, data, network, probing, rnn, visualize
 from tfprobe.cli.failures import DATA, UNEXPECTED, USAGE, exit_status, one_line, report_bug
 from tfprobe.cli.parsing import CommandParser
 
@@ -64,6 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     probing.add_commands(commands)
     visualize.add_commands(commands)
     circuit.add_commands(commands)
+    atlas.add_commands(commands)
     csf.add_commands(commands)
     data.add_commands(commands)
     rnn.add_commands(commands)

@@ -128,16 +128,19 @@ class KerasGraphUnits:
         output = self.output_units[0]
         return f"{output}.logits" if f"{output}.logits" in self.units else output
 
-    def baseline(self, images: Any) -> Any:
-        """Refused: replacing units is built for the recurrent network's flows."""
-        raise UnsupportedError(
+    def _no_replacement(self) -> UnsupportedError:
+        return UnsupportedError(
             f"replacing units in a run is supported for the recurrent network's flows (GainModulatedRNN); "
             f"{self.model.name!r} is a Keras graph"
         )
 
+    def baseline(self, images: Any) -> Any:
+        """Refused: replacing units is built for the recurrent network's flows."""
+        raise self._no_replacement()
+
     def rerun(self, baseline: Any, replace: Any, names: tuple[str, ...]) -> Any:
         """Refused, as :meth:`baseline`."""
-        return self.baseline(None)
+        raise self._no_replacement()
 
     def expand(self, name: str) -> list[str]:
         """``[name]`` if the model has that unit; otherwise an error suggesting the closest names."""

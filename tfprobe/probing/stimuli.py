@@ -71,7 +71,8 @@ def _image_spec(spec: Any) -> tf.TensorSpec:
     )
 
 
-def _images_of(element: Any) -> Any:
+def images_of(element: Any) -> Any:
+    """The images of a dataset element: the element itself, the first item of a tuple, or ``["images"]``."""
     if isinstance(element, dict):
         return element["images"]
     if isinstance(element, (tuple, list)):
@@ -79,7 +80,8 @@ def _images_of(element: Any) -> Any:
     return element
 
 
-def _is_array_like(stimuli: Any) -> bool:
+def is_array_like(stimuli: Any) -> bool:
+    """Whether stimuli can be sliced like an array (shape, dtype, length and slicing)."""
     return all(hasattr(stimuli, name) for name in ("shape", "dtype", "__getitem__", "__len__"))
 
 
@@ -138,7 +140,7 @@ class StimulusSet:
         self.batches = cardinality if cardinality >= 0 else None
 
     def _init_array(self, stimuli: Any) -> None:
-        array = stimuli if _is_array_like(stimuli) else np.asarray(stimuli)
+        array = stimuli if is_array_like(stimuli) else np.asarray(stimuli)
         dtype = np.dtype(array.dtype)
         if not (np.issubdtype(dtype, np.floating) or np.issubdtype(dtype, np.integer)):
             raise ImageInputError(f"stimuli must be a numeric array, got dtype {dtype}")
@@ -172,7 +174,7 @@ class StimulusSet:
                 yield batch
             return
         for element in self._dataset:
-            batch = _images_of(element)
+            batch = images_of(element)
             check_stimulus_shape(tuple(batch.shape), self.expected, "stimulus dataset batch")
             batch = np.asarray(batch, dtype=np.float32)
             check_finite(batch, offset, "stimulus dataset")
