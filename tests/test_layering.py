@@ -31,12 +31,13 @@ LAYERS: dict[str, str] = {
     "probing": "probe",
     **{wing: wing for wing in WINGS},
     "decoding": "decoding",
+    "similarity": "similarity",
     "export": "export",
     "figures": "figures",
     "cli": "cli",
 }
 _ALL = frozenset(LAYERS.values())
-_ABOVE_RESULTS = frozenset({"probe", *WINGS, "decoding", "export", "figures", "cli"})
+_ABOVE_RESULTS = frozenset({"probe", *WINGS, "decoding", "similarity", "export", "figures", "cli"})
 
 #: The layers each layer must not import.  Unlisted arrows are allowed (wings may use one another,
 #: decoding and figures; the package's __init__ and the command line may import anything).
@@ -48,10 +49,11 @@ FORBIDDEN: dict[str, frozenset[str]] = {
     # Results sit on datasets and models so that both the wings that compute them and the figures that draw
     # them can import them; decoding is an analysis above the wings, so results do not reach it either.
     "results": _ABOVE_RESULTS,
-    "probe": frozenset({*WINGS, "decoding", "figures", "cli"}),
+    "probe": frozenset({*WINGS, "decoding", "similarity", "figures", "cli"}),
     **{wing: frozenset({"cli"}) for wing in WINGS},
     "decoding": frozenset({"figures", "cli"}),
-    "export": frozenset({*WINGS, "decoding", "figures", "cli"}),
+    "similarity": frozenset({"figures", "cli"}),
+    "export": frozenset({*WINGS, "decoding", "similarity", "figures", "cli"}),
     "figures": frozenset({*WINGS, "cli"}),
     "cli": frozenset(),
 }

@@ -25,12 +25,19 @@ _EXPORTS = {
     "ImageInputError": "tfprobe.errors",
     "InputRecord": "tfprobe.circuits.circuit",
     "Probe": "tfprobe.probe",
+    "RDMs": "tfprobe.similarity.rdm",
     "RNNOutputs": "tfprobe.models",
+    "SimilarityMatrix": "tfprobe.similarity.result",
     "TfprobeError": "tfprobe.errors",
     "UnsafeCheckpointError": "tfprobe.errors",
     "atlas": "tfprobe.examples.atlas",
+    "calc_rdm": "tfprobe.similarity.calc",
+    "categorical_rdm": "tfprobe.similarity.calc",
     "circuit": "tfprobe.circuits.circuit",
     "circuits": "tfprobe.circuits",
+    "cka": "tfprobe.similarity.cka",
+    "cka_matrix": "tfprobe.similarity.cka",
+    "compare_rdms": "tfprobe.similarity.inference",
     "dataset_examples": "tfprobe.examples.search",
     "datasets": "tfprobe.datasets",
     "decode": "tfprobe.decoding",
@@ -43,9 +50,12 @@ _EXPORTS = {
     "input_field": "tfprobe.circuits.fields",
     "load_activations": "tfprobe.probing.store",
     "load_dataset_examples": "tfprobe.examples.result",
+    "load_rdms": "tfprobe.similarity.rdm",
     "models": "tfprobe.models",
+    "noise_ceiling": "tfprobe.similarity.inference",
     "psychophysics": "tfprobe.psychophysics",
     "recurrent": "tfprobe.recurrent",
+    "similarity": "tfprobe.similarity",
     "visualize": "tfprobe.visualize",
 }
 
@@ -61,6 +71,7 @@ if TYPE_CHECKING:
         models,
         psychophysics,
         recurrent,
+        similarity,
         visualize,
     )
     from tfprobe.circuits.circuit import Circuit, InputRecord, circuit
@@ -83,6 +94,11 @@ if TYPE_CHECKING:
     from tfprobe.probing.baseline import Baseline
     from tfprobe.probing.image_sets import image_set_scores
     from tfprobe.probing.store import ActivationFile, load_activations
+    from tfprobe.similarity.calc import calc_rdm, categorical_rdm
+    from tfprobe.similarity.cka import cka, cka_matrix
+    from tfprobe.similarity.inference import compare_rdms, noise_ceiling
+    from tfprobe.similarity.rdm import RDMs, load_rdms
+    from tfprobe.similarity.result import SimilarityMatrix
 
 __all__ = [
     "ActivationFile",
@@ -96,13 +112,20 @@ __all__ = [
     "ImageInputError",
     "InputRecord",
     "Probe",
+    "RDMs",
     "RNNOutputs",
+    "SimilarityMatrix",
     "TfprobeError",
     "UnsafeCheckpointError",
     "__version__",
     "atlas",
+    "calc_rdm",
+    "categorical_rdm",
     "circuit",
     "circuits",
+    "cka",
+    "cka_matrix",
+    "compare_rdms",
     "dataset_examples",
     "datasets",
     "decode",
@@ -115,8 +138,11 @@ __all__ = [
     "input_field",
     "load_activations",
     "load_dataset_examples",
+    "load_rdms",
     "models",
+    "noise_ceiling",
     "psychophysics",
     "recurrent",
+    "similarity",
     "visualize",
 ]
