@@ -13,7 +13,7 @@ import tfprobe.errors as errors
 from tfprobe.cli import main
 from tfprobe.cli.quiet import NATIVE_LOG_LINE
 
-COMMANDS = ("run", "export", "act", "decode", "visualize", "data", "rnn run", "rnn train", "rnn download")
+COMMANDS = ("run", "export", "act", "decode", "rsa", "visualize", "data", "rnn run", "rnn train", "rnn download")
 
 
 def run_cli(*args: str, cwd=None) -> subprocess.CompletedProcess:

@@ -10,6 +10,9 @@
     Record the activations of a model's units for a folder or array of stimuli into an HDF5 file.
 ``tfprobe decode``
     Decode labels from an activation file, unit by unit, with cross-validation.
+``tfprobe rsa``
+    Compute the RDMs of an activation file's units, compare them (with model RDMs of labels and bootstrap
+    intervals) and, on request, their CKA; write the RDMs, the comparison matrices and figures to a folder.
 ``tfprobe visualize``
     Render images that maximise a unit's channels (or classes) and write them to a folder.
 ``tfprobe circuit``
@@ -42,7 +45,7 @@ import traceback
 from collections.abc import Sequence
 
 from tfprobe import __version__
-from tfprobe.cli import atlas, circuit, csf, data, network, probing, rnn, visualize
+from tfprobe.cli import atlas, circuit, csf, data, network, probing, rnn, similarity, visualize
 from tfprobe.cli.failures import DATA, UNEXPECTED, USAGE, exit_status, one_line, report_bug
 from tfprobe.cli.parsing import CommandParser
 
@@ -65,6 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=CommandParser)
     network.add_commands(commands)
     probing.add_commands(commands)
+    similarity.add_commands(commands)
     visualize.add_commands(commands)
     circuit.add_commands(commands)
     atlas.add_commands(commands)

@@ -151,7 +151,7 @@ def read_labels(path: Path) -> tuple[dict[str, Any], Any]:
     return columns, ids
 
 
-def _align(labels: dict[str, Any], label_ids: Any, ids: Any, where: Path) -> dict[str, Any]:
+def align_labels(labels: dict[str, Any], label_ids: Any, ids: Any, where: Path) -> dict[str, Any]:
     """The labels in the activation file's stimulus order."""
     import numpy as np
 
@@ -199,7 +199,7 @@ def decode_command(args: argparse.Namespace) -> int:
     _check_decode(args)
     activations = load_activations(args.activations)
     labels, label_ids = read_labels(args.labels)
-    labels = _align(labels, label_ids, activations.ids, args.labels)
+    labels = align_labels(labels, label_ids, activations.ids, args.labels)
     for flag, names, known, what in (
         ("--targets", args.targets, labels, f"label in {args.labels}"),
         ("--figure-target", [args.figure_target] if args.figure_target else None, args.targets or labels, "target"),
