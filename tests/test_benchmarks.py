@@ -251,3 +251,25 @@ def test_csf_speed_benchmark_prints_its_figures():
     assert figures["tfprobe_backbone_images"] == 10 * 2 + 1
     assert figures["max_log_threshold_gap"] < 1e-6
     assert "per-trial loop" in output
+
+
+@pytest.mark.heavy
+def test_similarity_speed_benchmark_prints_its_figures():
+    output, figures = run_benchmark(
+        "similarity_speed.py",
+        *("--scenes", "30", "--bootstrap", "4", "--cka-small", "40", "--cka-large", "120", "--threads", "1"),
+    )
+    # the same RDMs, comparison matrix and bootstrap matrices (on rsatoolbox's own samples) as rsatoolbox
+    assert figures["max_abs_difference"] < 1e-9
+    assert set(figures["max_abs_difference_by_part"]) == {"rdms", "comparison", "bootstrap"}
+    for key in ("speedup_vs_rsatoolbox", "tfprobe_seconds", "rsatoolbox_seconds", "seconds_per_pair"):
+        assert figures[key] > 0, key
+    # both peaks are of child processes that ran tfprobe (TensorFlow loaded), each reporting its own
+    assert 0.5 < figures["peak_rss_ratio_10k_over_1k"] < 2
+    assert set(figures["cka_peak_rss_mib"]) == {"40", "120"} and min(figures["cka_peak_rss_mib"].values()) > 100
+    assert figures["cka_strategy"] == "features" and figures["cka_pairs"] == 45 and len(figures["cka_units"]) == 10
+    assert figures["cka_max_abs_difference_vs_in_memory"] < 1e-9
+    assert figures["units"] == 16 and figures["bootstrap"] == 4 and figures["scenes"] == 30
+    threads = figures["threads"]
+    assert threads["requested"] == threads["tensorflow_intra_op"] == 1
+    assert "rsatoolbox" in output and "threads: 1 of" in output

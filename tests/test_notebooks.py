@@ -29,6 +29,19 @@ def test_notebook_runs_top_to_bottom(path: Path, tmp_path: Path) -> None:
         written = {p.name for p in (tmp_path / "dataset_examples_outputs").iterdir()}
         assert {"conv4_crops.png", "conv4_whole.png", "conv4_examples", "rnn_conv1_over_time.png", "atlas"} <= written
         assert (tmp_path / "dataset_examples_outputs" / "conv4_examples" / "examples.json").is_file()
+    if path.stem == "representational_similarity":
+        folder = tmp_path / "representational_similarity_outputs"
+        written = {p.name for p in folder.iterdir()}
+        figures = {"rdms_by_category.png", "category_over_time.png", "location_over_time.png", "rdm_mds.png"}
+        assert figures | {"cka_rnn_vs_cnn.png", "rdms.h5", "model_comparison.json", "cka_rnn_vs_cnn.json"} <= written
+        from tfprobe.similarity import RDMs, SimilarityMatrix
+
+        rdms = RDMs.load(folder / "rdms.h5")
+        assert len(rdms.names) == 12 and rdms.n_conditions >= 3  # conv1, conv2, fc1 x 4 time steps
+        models = SimilarityMatrix.load(folder / "model_comparison.json")
+        assert {"category", "location"} <= set(models.columns) and models.bootstrap is not None
+        across = SimilarityMatrix.load(folder / "cka_rnn_vs_cnn.json")
+        assert across.rows == rdms.names and len(across.columns) == 3
     if path.stem == "recurrent_lab":
         written = {p.name for p in (tmp_path / "recurrent_lab_outputs").iterdir()}
         assert {"decoding.h5", "perturbation.h5", "training"} <= written
