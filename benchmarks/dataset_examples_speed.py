@@ -57,6 +57,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from memory import high_water_mark_kib
 from threads import add_threads_argument, describe, pin_threads
 
 LAYER = "conv4"
@@ -218,19 +219,6 @@ def child(args: argparse.Namespace) -> None:
     images = np.load(args.data, mmap_mode="r")[: args.images]
     outcome = WAYS[args.child](model, images, args.k, args.batch_size)
     print(json.dumps({"seconds": outcome["seconds"], "peak_rss_kib": high_water_mark_kib()}))
-
-
-def high_water_mark_kib() -> int:
-    """This process's peak resident set size since it started its program (``VmHWM``, KiB).
-
-    Not ``ru_maxrss``: Linux carries the peak of the memory a process had before ``execve`` into it, and a child
-    started by ``subprocess`` (fork or vfork, then exec) had its parent's, so every child would report at least
-    the parent's peak.
-    """
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1])
-    raise RuntimeError("no VmHWM in /proc/self/status: peak memory is measured on Linux only")
 
 
 def peak_rss(way: str, data: Path, model: Path, count: int, args: argparse.Namespace, threads: int) -> float:

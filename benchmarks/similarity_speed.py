@@ -57,6 +57,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from memory import high_water_mark_kib
 from threads import add_threads_argument, describe, pin_threads
 
 STAGES = ("input", "conv1", "conv2", "fc1")
@@ -193,19 +194,6 @@ def compare_rsa(args: argparse.Namespace, activations: dict[str, np.ndarray]) ->
 
 
 # ---------------------------------------------------------------------------------------------------- CKA
-
-
-def high_water_mark_kib() -> int:
-    """This process's peak resident set size since it started its program (``VmHWM``, KiB).
-
-    Not ``ru_maxrss``: Linux carries the peak of the memory a process had before ``execve`` into it, and a child
-    started by ``subprocess`` (fork or vfork, then exec) had its parent's, so every child would report at least
-    the parent's peak.
-    """
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1])
-    raise RuntimeError("no VmHWM in /proc/self/status: peak memory is measured on Linux only")
 
 
 def cka_child(args: argparse.Namespace) -> None:
