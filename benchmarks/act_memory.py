@@ -8,7 +8,7 @@ in child processes on 1,000 and on 10,000 stimuli (100 x 100 float32 images writ
 and reads each child's peak resident set size from the kernel (``os.wait4``).  The baseline is the same
 command on 1,000 stimuli: streaming stimuli from the file and activations to it, the 10,000-stimulus run
 should peak within 20% of it (``peak_rss_ratio_10k_over_1k``).  It also measures the peak for several batch
-sizes on 1,000 stimuli, the figures the README quotes.  Ends with one JSON line of its figures.
+sizes on 1,000 stimuli, the figures docs/benchmarks.md quotes.  Ends with one JSON line of its figures.
 """
 
 from __future__ import annotations

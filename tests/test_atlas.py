@@ -145,7 +145,8 @@ def test_writes_a_page_per_layer_with_every_channel(site, cnn) -> None:
         sections = page.all("section", "channel")
         assert [s["id"] for s in sections] == [f"channel-{c}" for c in range(counts[layer])]
         assert site.channels[layer] == list(range(counts[layer]))
-        assert not page.all("script") and not page.all("link") and not page.all("iframe")
+        assert not page.all("script") and not page.all("iframe")
+        assert all(link.get("href", "").startswith("data:") for link in page.all("link"))  # nothing fetched
         assert all(i["src"].startswith("data:image/png;base64,") for i in page.all("img"))
     index = read(site.index)
     assert [a["href"] for a in index.all("a")] == [f"{layer}.html" for layer in LAYERS]

@@ -51,12 +51,12 @@ def test_scene_speed_benchmark_prints_its_figures():
 
 @pytest.mark.heavy
 def test_decoding_speed_benchmark_prints_its_figures():
-    # 200 held-out scenes as in the README's run, so one scene is 0.5 points (with 20 held out one scene is 5,
+    # 200 held-out scenes as in docs/benchmarks.md, so one scene is 0.5 points (with 20 held out one scene is 5,
     # and the claim cannot be checked; 300 scenes with 100 held out differed by 2 scenes, 2 points); 100 train.
     output, figures = run_benchmark("decoding_speed.py", "--scenes", "300", "--test", "200", "--timesteps", "2")
     assert figures["pairs"] == 8 * 6
     assert figures["speedup"] > 0 and figures["sklearn_s"] > 0 and figures["tfprobe_s"] > 0
-    # The README: the same accuracies as scikit-learn's LinearSVC to 1.5 points at most.
+    # docs/benchmarks.md: the same accuracies as scikit-learn's LinearSVC to 1.5 points at most.
     assert figures["max_accuracy_gap"] <= 1.5
     assert "randomly initialised" in output
 
@@ -172,7 +172,7 @@ def test_circuit_speed_benchmark_prints_its_figures():
 def test_analysis_speed_benchmark_prints_its_figures():
     output, figures = run_benchmark(
         "analysis_speed.py",
-        # 200 held-out scenes as in the README's run (one scene is 0.5 points), 50 to train on: the smallest
+        # 200 held-out scenes as in docs/benchmarks.md (one scene is 0.5 points), 50 to train on: the smallest
         # size checked where the claim held (150 scenes with 100 held out differed by 3 points).
         *("--scenes", "250", "--test", "200", "--perturbation-scenes", "2", "--timesteps", "2", "--threads", "1"),
     )
@@ -180,7 +180,7 @@ def test_analysis_speed_benchmark_prints_its_figures():
     assert figures["decoding_cells"] == 2 * (4 * 2 + 4 * 1) * 6
     # Both sides rerun the same perturbed flows: the same accuracies.
     assert figures["max_perturbed_accuracy_gap"] == 0
-    # The README: the decoding accuracies of the original's procedure to 2.5 points at most.
+    # docs/benchmarks.md: the decoding accuracies of the original's procedure to 2.5 points at most.
     assert figures["max_decoding_gap"] <= 2.5
     assert "original procedure" in output
     # Both sides ran with the threads asked for: TensorFlow's pools and every BLAS / OpenMP pool found.

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import math
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,6 +18,12 @@ from tfprobe.errors import InvalidValueError
 from tfprobe.recurrent import FlowPerturbationResult, TimeDecodingResult
 from tfprobe.recurrent.budget import MARGIN_SHARE, MINIMUM_STEPS, STEP_SHARE, TrainingCosts, plan_budget
 from tfprobe.recurrent.lab import LabSettings, run_lab
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "docs" / "hooks"))
+from site_inputs import store_lab_run
+
+# In the process and order of tests/test_site.py, which builds the site from what these tests store.
+pytestmark = pytest.mark.xdist_group("site-inputs")
 
 TINY = [
     "--timesteps",
@@ -70,6 +78,7 @@ def lab(tmp_path_factory):
     out = tmp_path_factory.mktemp("lab") / "lab"
     status = main(["rnn", "run", "--out", str(out), "--train", *TINY])
     assert status == 0
+    store_lab_run(out)  # the documentation site's gallery shows this short run's report
     return out
 
 

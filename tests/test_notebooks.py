@@ -1,25 +1,30 @@
-"""The notebooks run top to bottom (in a scratch folder, with the installed tfprobe and its command line)."""
+"""The notebooks run top to bottom (in a scratch folder, with the installed tfprobe and its command line).
+
+Each execution is kept for the documentation site's gallery (docs/hooks/site_inputs.py), which
+tests/test_site.py then builds without running the notebooks again.
+"""
 
 from __future__ import annotations
 
-import shutil
+import sys
 from pathlib import Path
 
-import nbformat
 import pytest
-from nbclient import NotebookClient
 
-NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "docs" / "hooks"))
+
+from site_inputs import execute_notebook, notebooks, store_executed_notebook
+
+# In the process and order of tests/test_site.py, which builds the site from what these tests store.
+pytestmark = pytest.mark.xdist_group("site-inputs")
+
+NOTEBOOKS = notebooks()
 
 
 @pytest.mark.heavy
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
 def test_notebook_runs_top_to_bottom(path: Path, tmp_path: Path) -> None:
-    copy = tmp_path / path.name
-    shutil.copy(path, copy)
-    notebook = nbformat.read(copy, as_version=4)
-    client = NotebookClient(notebook, timeout=900, kernel_name="python3", resources={"metadata": {"path": tmp_path}})
-    client.execute()  # raises CellExecutionError, with the failing cell and its traceback, if any cell fails
+    notebook = execute_notebook(path, tmp_path)  # raises CellExecutionError, with the failing cell, if one fails
     errors = [o for c in notebook.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
     assert not errors
     if path.stem == "layerwise_probing":
@@ -49,3 +54,4 @@ def test_notebook_runs_top_to_bottom(path: Path, tmp_path: Path) -> None:
             o for c in notebook.cells if c.cell_type == "code" for o in c.outputs if "image/png" in o.get("data", {})
         ]
         assert len(images) >= 9  # every figure of the lab is shown
+    store_executed_notebook(notebook, path)  # for the site's gallery, once every check above passed

@@ -33,7 +33,7 @@ from matplotlib.colors import Normalize, to_hex
 from tfprobe.atomic import check_destination, staged
 from tfprobe.errors import FolderNotFileError, InvalidTypeError, InvalidValueError
 from tfprobe.figures.circuits import KERNEL_CMAP, chosen_inputs, display_image, kernel_limit
-from tfprobe.figures.html import file_safe, png_uri
+from tfprobe.figures.html import document, file_safe, png_uri
 
 __all__ = ["explorer_html", "save_explorer"]
 
@@ -208,7 +208,6 @@ def _atlas_link(target: str | None) -> str:
     return f'<p class="atlas"><a class="atlas" href="{html.escape(target)}">this filter in the unit atlas</a></p>'
 
 
-
 def _table(circuit: Any, shown: set[int]) -> str:
     head = "".join(
         f"<th>{name}</th>"
@@ -264,20 +263,17 @@ def explorer_html(
         sum(r.kind == "excitatory" for r in circuit.inputs),
         sum(r.kind == "inhibitory" for r in circuit.inputs),
     )
-    heading = html.escape(title if title is not None else f"Circuit of {circuit.layer} filter {circuit.filter}")
+    heading = title if title is not None else f"Circuit of {circuit.layer} filter {circuit.filter}"
     shown = {r.channel for r in excitatory + inhibitory}
     body = (
-        f"<h1>{heading}</h1>"
+        f"<h1>{html.escape(heading)}</h1>"
         '<main class="explorer">'
         f"{_column(circuit, 'excitatory', excitatory, limit, links)}"
         f"{_centre(circuit, counts, limit, links)}"
         f"{_column(circuit, 'inhibitory', inhibitory, limit, links)}"
         f"</main>{_table(circuit, shown)}"
     )
-    return (
-        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
-        f"<title>{heading}</title>\n<style>{_STYLE}</style>\n</head>\n<body>\n{body}\n</body>\n</html>\n"
-    )
+    return document(heading, _STYLE, body)
 
 
 def save_explorer(

@@ -24,7 +24,7 @@ import numpy as np
 from tfprobe.examples.atlas_links import Weight
 from tfprobe.figures.circuits import display_image
 from tfprobe.figures.dataset_examples import display_range
-from tfprobe.figures.html import png_uri
+from tfprobe.figures.html import document, png_uri
 
 __all__ = ["LayerSheet", "index_page", "layer_page"]
 
@@ -121,13 +121,6 @@ class LayerSheet:
         return len(self.units) > 1
 
 
-def _document(title: str, style: str, body: str) -> str:
-    return (
-        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
-        f"<title>{html.escape(title)}</title>\n<style>{style}</style>\n</head>\n<body>\n{body}\n</body>\n</html>\n"
-    )
-
-
 def _tinted(image: np.ndarray, outside: np.ndarray | None) -> np.ndarray:
     """An example for display: in [0, 1], grayscale 2-D, RGB where pixels beyond the border are tinted red."""
     shown = display_range(image)
@@ -209,7 +202,7 @@ def _weight_line(weight: Weight, label: str, href: str | None) -> str:
     e = html.escape
     name = f'<a href="{e(href)}">{e(label)}</a>' if href else e(label)
     return (
-        f"{name} &middot; <span class=\"kind\">{weight.kind}</span> &middot; l2 {weight.l2:.3g} &middot; "
+        f'{name} &middot; <span class="kind">{weight.kind}</span> &middot; l2 {weight.l2:.3g} &middot; '
         f"net {weight.net:.3g}"
     )
 
@@ -320,17 +313,15 @@ def layer_page(sheet: LayerSheet, pages: Mapping[str, str], *, model: str, summa
     if sheet.stepped:
         radios = "".join(
             f'<input type="radio" class="timestep-choice" name="timestep" id="timestep-{i}"'
-            f'{" checked" if i == 0 else ""}>'
+            f"{' checked' if i == 0 else ''}>"
             for i in range(len(sheet.units))
         )
         style += _step_style(len(sheet.units))
-    body = f'{radios}{_header(sheet, pages, model, summary)}<main>{"".join(sections)}</main>'
-    return _document(f"{sheet.layer}: unit atlas of {model}", style, body)
+    body = f"{radios}{_header(sheet, pages, model, summary)}<main>{''.join(sections)}</main>"
+    return document(f"{sheet.layer}: unit atlas of {model}", style, body)
 
 
-def index_page(
-    sheets: Sequence[LayerSheet], *, model: str, facts: Sequence[str], explorers: bool = False
-) -> str:
+def index_page(sheets: Sequence[LayerSheet], *, model: str, facts: Sequence[str], explorers: bool = False) -> str:
     """The atlas's index: a table of its layers linking their pages.
 
     Parameters
@@ -360,4 +351,4 @@ def index_page(
         "<table><thead><tr><th>layer</th><th>units</th><th>channels</th><th>inputs from</th></tr></thead>"
         f"<tbody>{rows}</tbody></table>"
     )
-    return _document(f"Unit atlas of {model}", _STYLE, body)
+    return document(f"Unit atlas of {model}", _STYLE, body)

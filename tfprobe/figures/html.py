@@ -1,4 +1,5 @@
-"""What the self-contained HTML pages share: images as inline PNG data URIs, and file-safe page names.
+"""What the self-contained HTML pages share: the document around a page's body, images as inline PNG data
+URIs, and file-safe page names.
 
 The circuit explorer (:mod:`tfprobe.circuits.explorer`) and the unit atlas (:mod:`tfprobe.examples.atlas_page`)
 put every image inside the page as a base64 PNG, so a page opens anywhere, offline; the atlas names its
@@ -8,6 +9,7 @@ pages after layers, and the explorer links to those pages by the same rule (:fun
 from __future__ import annotations
 
 import base64
+import html
 import io
 
 import numpy as np
@@ -15,10 +17,35 @@ import PIL.Image
 
 from tfprobe.errors import InvalidValueError
 
-__all__ = ["file_safe", "png_uri"]
+__all__ = ["document", "file_safe", "png_uri"]
 
 #: Characters a page name keeps; every other character becomes ``_``.
 _SAFE = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
+
+
+def document(title: str, style: str, body: str) -> str:
+    """A complete self-contained HTML page: nothing in it is fetched, not even a favicon.
+
+    Parameters
+    ----------
+    title : str
+        The page's title (plain text, escaped here).
+    style : str
+        The CSS of the page, put in its ``<style>`` element.
+    body : str
+        The HTML inside ``<body>``.
+
+    Returns
+    -------
+    str
+        The page, from ``<!DOCTYPE html>`` to ``</html>``.
+    """
+    return (
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        # An empty icon: without it a browser asks the server for /favicon.ico.
+        '<link rel="icon" href="data:,">\n'
+        f"<title>{html.escape(title)}</title>\n<style>{style}</style>\n</head>\n<body>\n{body}\n</body>\n</html>\n"
+    )
 
 
 def png_uri(image: np.ndarray) -> str:

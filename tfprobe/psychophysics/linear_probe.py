@@ -43,6 +43,8 @@ def compiled(probe: TwoAFCProbe, method: str) -> Any:
 class TwoAFCProbe(keras.Model):
     """A frozen backbone and a linear 2AFC read-out of the features of two images.
 
+    Call it on ``(first, second)``, two batches of images; it returns logits (n, 2).
+
     Parameters
     ----------
     backbone : keras.Model
@@ -54,8 +56,6 @@ class TwoAFCProbe(keras.Model):
     standardize : bool
         Z-score each feature with the mean and variance of the training features (fitted by
         :func:`train_probe`, or :meth:`fit_standardization`) before the read-out.
-
-    Call it on ``(first, second)``, two batches of images; it returns logits (n, 2).
     """
 
     def __init__(

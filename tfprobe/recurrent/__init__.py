@@ -6,6 +6,8 @@ Names are imported on first use (see :mod:`tfprobe._lazy`).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from tfprobe._lazy import lazy_exports
 
 _EXPORTS = {
@@ -32,4 +34,32 @@ _EXPORTS = {
 
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 
-__all__ = sorted(_EXPORTS)
+if TYPE_CHECKING:
+    from tfprobe.recurrent.connections import Connection, connection_summary, connections, format_connections
+    from tfprobe.recurrent.flow_perturbation import FlowPerturbationResult, permute_differences, perturb_flows
+    from tfprobe.recurrent.labelled import LabelledArray, load_labelled, save_labelled
+    from tfprobe.recurrent.schedules import SCHEDULES, TrainingSchedule, get_schedule
+    from tfprobe.recurrent.time_decoding import TimeDecodingResult, decode_through_time
+    from tfprobe.recurrent.training import TrainingResult, evaluate, learning_curve, train
+
+__all__ = [
+    "SCHEDULES",
+    "Connection",
+    "FlowPerturbationResult",
+    "LabelledArray",
+    "TimeDecodingResult",
+    "TrainingResult",
+    "TrainingSchedule",
+    "connection_summary",
+    "connections",
+    "decode_through_time",
+    "evaluate",
+    "format_connections",
+    "get_schedule",
+    "learning_curve",
+    "load_labelled",
+    "permute_differences",
+    "perturb_flows",
+    "save_labelled",
+    "train",
+]

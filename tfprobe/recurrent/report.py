@@ -18,6 +18,7 @@ from typing import Any
 from matplotlib.figure import Figure
 
 from tfprobe.atomic import check_destination, staged
+from tfprobe.figures.html import document
 
 __all__ = ["ReportSection", "figure_data_uri", "write_report"]
 
@@ -99,11 +100,7 @@ def write_report(
     path = Path(path)
     check_destination(path, overwrite=overwrite, what="report")
     body = "\n".join(_section(section) for section in sections)
-    page = (
-        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        f"<title>{html.escape(title)}</title><style>{_STYLE}</style></head>\n"
-        f"<body><h1>{html.escape(title)}</h1>\n{body}\n</body></html>\n"
-    )
+    page = document(title, _STYLE, f"<h1>{html.escape(title)}</h1>\n{body}")
     with staged(path) as temporary:
         temporary.write_text(page, encoding="utf-8")
     return path

@@ -11,7 +11,7 @@
   one pixel and noise, redrawn every step; Adam at 0.1 for 128 steps.  The bounded contrast, the blur and
   the wider scale range make the features survive the small shifts and rescalings a network meets, at some
   cost in how often another network names the class (``benchmarks/featurevis_quality.py``, one run each
-  on the 2-core machine of the README, 2026-12: robustness 0.85 -> 0.92, transfer 0.73 -> 0.56 against
+  on the 2-core machine of docs/benchmarks.md, 2026-12: robustness 0.85 -> 0.92, transfer 0.73 -> 0.56 against
   the previous default, whose pixels were 99% saturated).
 * ``maco``: MACO's phase-only parameterisation (its magnitude from images you give, and their mean and
   twice their contrast: see :class:`~tfprobe.visualize.param.Maco`), random scale and jitter plus noise
