@@ -19,7 +19,7 @@ import griffe
 sys.path.insert(0, str(Path(__file__).parent))
 from api_reference import documented_identifiers
 
-ROLE = re.compile(r":(?:py:)?(?:func|class|mod|meth|attr|data|obj|exc):`(~?)([^`<>]+?)`")
+ROLE = re.compile(r":(?:py:)?(func|class|mod|meth|attr|data|obj|exc):`(~?)([^`<>]+?)`")
 LITERAL = re.compile(r"(?<!`)``([^`]+?)``(?!`)")
 
 
@@ -49,9 +49,10 @@ def markdown(text: str, obj: griffe.Object, documented: dict[str, str]) -> str:
     """``text`` (a docstring) with its roles and double-backtick literals in Markdown."""
 
     def role(match: re.Match[str]) -> str:
-        short, name = match.group(1) == "~", match.group(2).strip()
+        kind, short, name = match.group(1), match.group(2) == "~", match.group(3).strip()
         shown = name.rsplit(".", 1)[-1] if short else name
-        shown += "()" if name.endswith("()") is False and match.group(0)[1:5] in ("func", "meth") else ""
+        if kind in ("func", "meth") and not shown.endswith("()"):
+            shown += "()"  # as Sphinx shows a function
         target = _target(name, obj, documented)
         return f"[`{shown}`][{target}]" if target else f"`{shown}`"
 
