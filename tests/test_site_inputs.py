@@ -54,15 +54,17 @@ def _png(value: int) -> str:
 
 def test_an_executed_notebook_becomes_a_page_with_its_outputs_and_tagged_figure() -> None:
     notebook = _notebook("print('progress')", "figure", "figure_again")
+    progress = "10%\r50%\r\x1b[32m100%\x1b[0m\n"
     notebook.cells[1].outputs = [
-        nbformat.v4.new_output("stream", name="stderr", text="10%\r50%\r\x1b[32m100%\x1b[0m\n")
+        nbformat.v4.new_output("stream", name="stdout", text="start\n"),
+        nbformat.v4.new_output("stream", name="stderr", text=progress),
     ]
     notebook.cells[2].outputs = [nbformat.v4.new_output("display_data", data={"image/png": _png(10)})]
     notebook.cells[2].metadata["tags"] = ["docs-figure=small-figure"]
     notebook.cells[3].outputs = [nbformat.v4.new_output("execute_result", data={"text/plain": "42"}, execution_count=3)]
     page = notebook_page(notebook, "small")
     assert page.title == "A small notebook" and page.summary == "It adds."
-    assert "```text\n100%\n```" in page.markdown  # the bar as last drawn, without colours
+    assert "```text\nstart\n100%\n```" in page.markdown  # one block; the bar as last drawn, without colours
     assert "![Output of cell 2](small/cell02-0.png)" in page.markdown and "```text\n42\n```" in page.markdown
     assert "[Download the notebook](small.ipynb)" in page.markdown
     assert np.asarray(Image.open(io.BytesIO(page.figures["small-figure"]))).max() == 10

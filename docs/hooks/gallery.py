@@ -80,13 +80,17 @@ def notebook_page(notebook: nbformat.NotebookNode, stem: str) -> GalleryPage:
             continue
         parts.append(_fence(cell.source.rstrip(), "python"))
         figure_names = [t[len(FIGURE_TAG) :] for t in _tags(cell) if t.startswith(FIGURE_TAG)]
-        for number, output in enumerate(cell.get("outputs", [])):
-            kind = output.output_type
+        streamed: list[str] = []  # consecutive stream outputs (progress lines, prints) shown as one block
+        for number, output in enumerate([*cell.get("outputs", []), None]):
+            kind = output.output_type if output is not None else None
             if kind == "stream":
-                text = clean_text(output.text)
-                if text.strip():
-                    parts.append(_fence(text, "text"))
-            elif kind in ("display_data", "execute_result"):
+                streamed.append(output.text)
+                continue
+            text = clean_text("".join(streamed))
+            if text.strip():
+                parts.append(_fence(text, "text"))
+            streamed = []
+            if kind in ("display_data", "execute_result"):
                 data = output.get("data", {})
                 if "image/png" in data:
                     png = base64.b64decode(data["image/png"])
