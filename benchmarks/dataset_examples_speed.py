@@ -49,7 +49,6 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -57,7 +56,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from memory import high_water_mark_kib
+from memory import child_figures, high_water_mark_kib
 from threads import add_threads_argument, describe, pin_threads
 
 LAYER = "conv4"
@@ -229,10 +228,7 @@ def peak_rss(way: str, data: Path, model: Path, count: int, args: argparse.Names
         *("--child", way, "--data", str(data), "--model", str(model), "--images", str(count)),
         *("--k", str(args.k), "--batch-size", str(args.batch_size), "--threads", str(threads)),
     ]
-    done = subprocess.run(command, capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        raise RuntimeError(f"{' '.join(command)} failed ({done.returncode}): {done.stderr[-2000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])["peak_rss_kib"] / 1024
+    return child_figures(command)["peak_rss_kib"] / 1024
 
 
 # ---------------------------------------------------------------------------------------------------- atlas

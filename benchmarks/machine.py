@@ -1,6 +1,9 @@
 """What the machine itself can do, measured beside the benchmarks that compare against it: the cost of a
 model's forward pass and input gradient alone (the floor of a feature-visualisation step) and the
-throughput of matrix products, in float32 and bfloat16."""
+throughput of matrix products, in float32 and bfloat16.
+
+A helper module the benchmarks import (it prints no figures of its own; they print its measurements).
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,7 @@
 """The feature-visualisation peers, called as their documentation shows, for the benchmarks beside this file.
 
+A helper module the benchmarks import (it prints no figures of its own).
+
 * Xplique 2.0.2 (``xplique.features_visualizations``): ``optimize`` (Lucid-style Fourier parameterisation,
   its "standard" transformations, Adam at 0.05, 256 steps) and ``maco`` (phase-only Fourier with a natural
   magnitude spectrum, random crops, Nadam at 1.0, 256 steps), one objective per image;

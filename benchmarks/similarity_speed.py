@@ -49,7 +49,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -57,7 +56,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from memory import high_water_mark_kib
+from memory import child_figures, high_water_mark_kib
 from threads import add_threads_argument, describe, pin_threads
 
 STAGES = ("input", "conv1", "conv2", "fc1")
@@ -223,10 +222,7 @@ def run_cka_child(path: Path, args: argparse.Namespace, threads: int) -> dict[st
         __file__,
         *("--cka-file", str(path), "--cka-batch", str(args.cka_batch), "--threads", str(threads)),
     ]
-    done = subprocess.run(command, capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        raise RuntimeError(f"{' '.join(command)} failed ({done.returncode}): {done.stderr[-2000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return child_figures(command)
 
 
 def record_cka_files(model: Any, folder: Path, small: int, large: int, seed: int) -> tuple[Path, Path, float]:

@@ -1,5 +1,7 @@
 """One thread count for every thread pool a benchmark touches, set before any of them starts.
 
+A helper module the benchmarks import (it prints no figures of its own).
+
 A comparison is only fair when both sides get the same cores: TensorFlow's intra- and inter-op pools, and
 the BLAS / OpenMP pools that numpy and scikit-learn use.  :func:`pin_threads` sets them all to the same
 number (by default, every core this process may run on) and reports what it set, for the benchmark's

@@ -20,34 +20,12 @@ from tfprobe.recurrent.budget import MARGIN_SHARE, MINIMUM_STEPS, STEP_SHARE, Tr
 from tfprobe.recurrent.lab import LabSettings, run_lab
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "docs" / "hooks"))
-from site_inputs import store_lab_run
+from site_inputs import SHORT_LAB, store_lab_run
 
 # In the process and order of tests/test_site.py, which builds the site from what these tests store.
 pytestmark = pytest.mark.xdist_group("site-inputs")
 
-TINY = [
-    "--timesteps",
-    "2",
-    "--n-feats",
-    "2",
-    "--steps",
-    "4",
-    "--validation",
-    "16",
-    "--validate-every",
-    "2",
-    "--test-scenes",
-    "40",
-    "--decoding-scenes",
-    "60",
-    "--n-test",
-    "20",
-    "--repetitions",
-    "2",
-    "--perturbation-scenes",
-    "20",
-    "--quiet",
-]
+TINY = SHORT_LAB  # the short run the documentation site's gallery shows
 TINY_SETTINGS = LabSettings(
     timesteps=2,
     n_feats=2,

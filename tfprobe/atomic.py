@@ -7,16 +7,18 @@ left as it was.  :class:`Publication` does the same for several outputs of one c
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from tfprobe.errors import ExistingOutputError, MissingFileError
 
-__all__ = ["Publication", "check_destination", "staged"]
+__all__ = ["Publication", "check_destination", "staged", "write_json"]
 
 
 def check_destination(
@@ -79,6 +81,17 @@ def staged(path: str | os.PathLike[str], *, directory: bool = False) -> Iterator
     except BaseException:
         _remove(temporary)
         raise
+
+
+def write_json(path: str | os.PathLike[str], data: Any, *, overwrite: bool, what: str) -> Path:
+    """Write ``data`` as JSON to ``path`` atomically, refusing an existing file without ``overwrite``.
+
+    ``what`` names the file in the refusal (``"decoding result"``). Returns the path written.
+    """
+    path = check_destination(path, overwrite=overwrite, what=what)
+    with staged(path) as temporary, open(temporary, "w") as stream:
+        json.dump(data, stream)
+    return path
 
 
 class Publication:

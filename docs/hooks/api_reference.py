@@ -122,6 +122,7 @@ def _home() -> dict[str, Entry]:
     return home
 
 
+@cache
 def documented_identifiers() -> dict[str, str]:
     """Every identifier a cross-reference may name (a public path, a canonical path, a class member),
     mapped to the identifier of the entry that documents it."""

@@ -22,9 +22,9 @@ import nbformat
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = ROOT / "notebooks"
 
-#: The short run of the main job a build makes when no test stored one (as tests/test_lab.py runs it).
+#: The settings of the short run of the main job (tests/test_lab.py runs it with these, adding ``--train``;
+#: a build makes it so when no test stored one).
 SHORT_LAB = [
-    "--train",
     "--timesteps", "2", "--n-feats", "2", "--steps", "4", "--validation", "16", "--validate-every", "2",
     "--test-scenes", "40", "--decoding-scenes", "60", "--n-test", "20", "--repetitions", "2",
     "--perturbation-scenes", "20", "--quiet",
@@ -102,7 +102,7 @@ def store_lab_run(run: Path) -> Path:
 
 
 def lab_run() -> tuple[Path, bool]:
-    """The stored short run of the main job and whether it was reused (else it runs now, ``SHORT_LAB``)."""
+    """The stored short run of the main job and whether it was reused (else it runs now, with ``SHORT_LAB``)."""
     stored = folder() / "lab"
     if (stored / "report.html").is_file():
         return stored, True
@@ -110,7 +110,7 @@ def lab_run() -> tuple[Path, bool]:
 
     with tempfile.TemporaryDirectory(prefix="tfprobe-lab-") as workdir:
         run = Path(workdir) / "lab"
-        status = main(["rnn", "run", "--out", str(run), *SHORT_LAB])
+        status = main(["rnn", "run", "--out", str(run), "--train", *SHORT_LAB])
         if status != 0:
             raise RuntimeError(f"the short run of tfprobe rnn run for the gallery failed with status {status}")
         return store_lab_run(run), False

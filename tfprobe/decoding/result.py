@@ -11,7 +11,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from tfprobe.atomic import check_destination, staged
+from tfprobe.atomic import write_json
 from tfprobe.errors import InvalidKeyError, InvalidValueError
 
 
@@ -158,10 +158,7 @@ class DecodingResult:
 
         An existing file is replaced only with ``overwrite=True``.
         """
-        path = check_destination(path, overwrite=overwrite, what="decoding result")
-        with staged(path) as temporary, open(temporary, "w") as stream:
-            json.dump(self.to_dict(), stream)
-        return path
+        return write_json(path, self.to_dict(), overwrite=overwrite, what="decoding result")
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> DecodingResult:

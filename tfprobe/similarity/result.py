@@ -12,7 +12,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from tfprobe.atomic import check_destination, staged
+from tfprobe.atomic import write_json
 from tfprobe.errors import InvalidKeyError, InvalidValueError, MissingFileError
 
 __all__ = ["NoiseCeiling", "SimilarityMatrix"]
@@ -209,10 +209,7 @@ class SimilarityMatrix:
 
     def save(self, path: str | os.PathLike[str], *, overwrite: bool = False) -> Path:
         """Write :meth:`to_dict` as JSON atomically (a temporary beside ``path``, then renamed)."""
-        path = check_destination(path, overwrite=overwrite, what="similarity result")
-        with staged(path) as temporary, open(temporary, "w") as stream:
-            json.dump(self.to_dict(), stream)
-        return path
+        return write_json(path, self.to_dict(), overwrite=overwrite, what="similarity result")
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> SimilarityMatrix:
